@@ -1,0 +1,164 @@
+"""The ``lit-gen`` command: a LightningCLI for lit-gen's models and data.
+
+    lit-gen fit --config configs/quickstart/vae.yaml
+    lit-gen fit --config configs/vae.yaml --config configs/trainer/gpu.yaml --model.init_args.beta=4
+    lit-gen test --config configs/quickstart/vae.yaml --ckpt_path runs/vae/version_0/checkpoints/last.ckpt
+
+Every run writes to one run directory (``--run_dir``, default ``runs/<name>/version_<N>``):
+``config.yaml`` (the full resolved config), ``metrics.csv``, ``checkpoints/`` (``last.ckpt``
+and one per epoch as configured) and ``images/`` (sample and reconstruction grids).
+Under SLURM the default is ``runs/<name>/slurm_<job id>``, stable across requeues, so a
+requeued job finds its checkpoint. The data module's ``data_shape``, ``value_range`` and
+``num_classes`` are linked into the model, so configs never repeat them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint, OnExceptionCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger, Logger
+
+import lit_gen.data  # noqa: F401  (registers the data modules as known subclasses)
+import lit_gen.models  # noqa: F401  (registers the models as known subclasses)
+from lit_gen.callbacks.images import ImageGrids
+from lit_gen.errors import ConfigurationError, UserError
+
+RUN_DIR_ENV = "LIT_GEN_RUN_DIR"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def _allocate_version(base: Path) -> Path:
+    """Create and return ``base/version_<N>`` with the next free N (safe when several runs
+    start at once: the directory is created atomically)."""
+    base.mkdir(parents=True, exist_ok=True)
+    numbers = [int(m.group(1)) for p in base.iterdir() if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    version = max(numbers, default=-1) + 1
+    while True:
+        candidate = base / f"version_{version}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            version += 1
+
+
+def resolve_run_dir(name: str, run_dir: str | None, root: str = "runs") -> str:
+    """The run directory: explicit ``run_dir``; else the one exported to DDP child processes;
+    else ``<root>/<name>/slurm_<job>`` under SLURM (stable across requeues, shared by all
+    tasks); else a new ``<root>/<name>/version_<N>``."""
+    if run_dir:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        return str(run_dir)
+    if os.environ.get(RUN_DIR_ENV):
+        return os.environ[RUN_DIR_ENV]
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if job and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
+        task = os.environ.get("SLURM_ARRAY_TASK_ID")
+        path = Path(root) / name / (f"slurm_{job}_{task}" if task and os.environ.get("SLURM_ARRAY_JOB_ID") else f"slurm_{job}")
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigurationError(
+            "this process was started by an external launcher (WORLD_SIZE="
+            f"{os.environ['WORLD_SIZE']}) outside SLURM: pass --run_dir so that every process "
+            "writes to the same run directory"
+        )
+    return str(_allocate_version(Path(root) / name))
+
+
+class LitGenCLI(LightningCLI):
+    """LightningCLI with lit-gen's run directory, default callbacks and data-to-model links."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("seed_everything_default", 0)
+        kwargs.setdefault("auto_configure_optimizers", False)
+        kwargs.setdefault("subclass_mode_model", True)
+        kwargs.setdefault("subclass_mode_data", True)
+        self.run_dir: str | None = None
+        super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--name", type=str | None, default=None,
+            help="Experiment name; runs go to runs/<name>/version_<N> (default: the model's class name).",
+        )
+        parser.add_argument(
+            "--run_dir", type=str | None, default=None,
+            help="Run directory (config, checkpoints, images, metrics.csv). Reuse one to resume into it.",
+        )
+        parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
+        parser.link_arguments("data.value_range", "model.init_args.value_range", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        name = config.get("name")
+        if not name:
+            class_path = str(config.model.class_path) if config.get("model") else "model"
+            name = _snake(class_path.rsplit(".", 1)[-1])
+        self.run_dir = resolve_run_dir(name, config.get("run_dir"))
+        # DDP child processes started by Lightning re-run this command: give them the same dir.
+        os.environ[RUN_DIR_ENV] = self.run_dir
+
+    def instantiate_trainer(self, **kwargs) -> L.Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        run_dir = self.run_dir
+        kwargs.setdefault("default_root_dir", run_dir)
+        if "logger" not in kwargs:
+            logger = trainer_config.get("logger")
+            if logger is not False:
+                user_loggers = [] if logger in (None, True) else (list(logger) if isinstance(logger, list | tuple) else [logger])
+                # CSV first: trainer.log_dir (config.yaml, images) is then the run directory.
+                csv = CSVLogger(save_dir=run_dir, name="", version="")
+                kwargs["logger"] = [csv, *[lg for lg in user_loggers if isinstance(lg, Logger)]]
+        if "callbacks" not in kwargs:
+            callbacks = trainer_config.get("callbacks") or []
+            callbacks = list(callbacks) if isinstance(callbacks, list | tuple) else [callbacks]
+            if trainer_config.get("enable_checkpointing", True) is not False and not any(
+                isinstance(c, Checkpoint) for c in callbacks
+            ):
+                callbacks.append(
+                    ModelCheckpoint(
+                        dirpath=os.path.join(run_dir, "checkpoints"), save_last=True,
+                        filename="epoch{epoch:04d}-step{step}", auto_insert_metric_name=False,
+                    )
+                )
+                callbacks.append(OnExceptionCheckpoint(os.path.join(run_dir, "checkpoints"), "interrupted"))
+            if not any(isinstance(c, ImageGrids) for c in callbacks):
+                callbacks.append(ImageGrids())
+            kwargs["callbacks"] = callbacks
+        return super().instantiate_trainer(**kwargs)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``lit-gen``; ``args`` lets tests run it in-process (see :func:`run`)."""
+    run(args)
+
+
+def run(args: list[str] | None = None) -> LitGenCLI:
+    """Run the CLI and return it (its ``trainer``, ``model``, ``datamodule``, ``run_dir``).
+
+    A :class:`~lit_gen.errors.UserError` (missing data, incompatible sizes, ...) is printed as
+    one line and exits with status 2; argument errors are jsonargparse's (also status 2).
+    """
+    previous = os.environ.get(RUN_DIR_ENV)
+    try:
+        return LitGenCLI(L.LightningModule, L.LightningDataModule, args=args)
+    except UserError as error:
+        print(f"lit-gen: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous

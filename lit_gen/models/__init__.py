@@ -1,0 +1,20 @@
+"""LightningModules, one file per family of papers."""
+
+from lit_gen.models.autoencoder import (
+    AutoEncoder,
+    ContractiveAutoEncoder,
+    DenoisingAutoEncoder,
+    SparseAutoEncoder,
+)
+from lit_gen.models.base import GenerativeModule
+from lit_gen.models.vae import VAE, ConditionalVAE
+
+__all__ = [
+    "AutoEncoder",
+    "ConditionalVAE",
+    "ContractiveAutoEncoder",
+    "DenoisingAutoEncoder",
+    "GenerativeModule",
+    "SparseAutoEncoder",
+    "VAE",
+]

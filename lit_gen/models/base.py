@@ -1,0 +1,65 @@
+"""What every lit-gen LightningModule shares.
+
+* ``data_shape`` and ``value_range`` come from the data module (the CLI links them), so networks
+  are built for the data they will see.
+* Generative modules implement ``sample(n, labels=None, generator=None)``; autoencoders
+  ``reconstruct(x)``. Both return images in the data's ``value_range``; the image-grid and
+  metric callbacks rely on nothing else.
+* Optimizers and schedulers are injected as callables (``OptimizerCallable``), so a YAML chooses
+  ``torch.optim.Adam`` and its arguments; code defaults are the papers' values.
+* Log keys are ``stage/name`` (``train/loss``, ``val/elbo``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor
+
+from lit_gen.data.base import check_value_range
+
+
+class GenerativeModule(L.LightningModule):
+    """Base of lit-gen's modules.
+
+    Args:
+        data_shape: shape of one sample, ``(C, H, W)``; linked from the data module by the CLI.
+        value_range: range of the data, ``[-1, 1]`` or ``[0, 1]``; linked from the data module.
+    """
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 8, 8),
+        value_range: tuple[float, float] = (-1.0, 1.0),
+    ):
+        super().__init__()
+        self.data_shape = tuple(int(s) for s in data_shape)
+        self.value_range = check_value_range(value_range)
+
+    def to_unit_range(self, images: Tensor) -> Tensor:
+        """Map images from ``value_range`` to [0, 1] (for grids, PNG files and metrics)."""
+        low, high = self.value_range
+        return ((images - low) / (high - low)).clamp(0.0, 1.0)
+
+    def latent_noise(self, n: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
+        """``z ~ N(0, I)`` of shape ``(n, dim)`` on this module's device. With a ``generator``
+        the draw happens on the generator's device, so a CPU generator gives the same noise on
+        every device (fixed-noise grids stay comparable between CPU and GPU runs)."""
+        device = generator.device if generator is not None else self.device
+        return torch.randn(n, dim, generator=generator, device=device).to(self.device)
+
+
+def configure_single_optimizer(
+    module: L.LightningModule,
+    optimizer: OptimizerCallable,
+    lr_scheduler: LRSchedulerCallable | None,
+    interval: str = "epoch",
+):
+    """``configure_optimizers`` for modules trained by one optimizer."""
+    opt = optimizer(module.parameters())
+    if lr_scheduler is None:
+        return opt
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": lr_scheduler(opt), "interval": interval}}
