@@ -1,0 +1,82 @@
+"""Tiny datasets written in the real on-disk formats, so loading code is tested for real.
+
+Each writer returns the ``root`` to give the data module. Register a writer for every data
+module class that reads files in ``WRITERS`` (used by the config tests).
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """The IDX format of MNIST (big-endian header: magic 0x0000080{ndim}, then dims)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack(">I", 0x0800 | array.ndim))
+        handle.write(struct.pack(f">{array.ndim}I", *array.shape))
+        handle.write(array.tobytes())
+
+
+def write_mnist(root: Path, folder: str = "MNIST", n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
+    """``<root>/<folder>/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` with random digits."""
+    rng = np.random.default_rng(seed)
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    return root
+
+
+def write_fashion_mnist(root: Path, **kwargs) -> Path:
+    return write_mnist(root, folder="FashionMNIST", **kwargs)
+
+
+def write_cifar10(root: Path, per_batch: int = 20, n_test: int = 20, seed: int = 0) -> Path:
+    """``<root>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}`` (python pickles)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        n = n_test if name == "test_batch" else per_batch
+        entry = {
+            "batch_label": name,
+            "labels": [int(i % 10) for i in range(n)],
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            "filenames": [f"{name}_{i}.png" for i in range(n)],
+        }
+        with open(folder / name, "wb") as handle:
+            pickle.dump(entry, handle)
+    with open(folder / "batches.meta", "wb") as handle:
+        pickle.dump({"label_names": [f"class{i}" for i in range(10)], "num_cases_per_batch": per_batch}, handle)
+    return root
+
+
+def write_image_folder(root: Path, classes: int = 2, per_class: int = 12, size: int = 20, mode: str = "RGB", seed: int = 0) -> Path:
+    """``<root>/class_<k>/<i>.png`` random images."""
+    rng = np.random.default_rng(seed)
+    channels = 3 if mode == "RGB" else 1
+    for k in range(classes):
+        folder = root / f"class_{k}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (size, size, channels), dtype=np.uint8)
+            Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode).save(folder / f"{i}.png")
+    return root
+
+
+#: data module class name -> (writer of a tiny copy in its real format, CLI overrides that fit
+#: the tiny copy). The writer's return value is passed as ``--data.init_args.root``.
+WRITERS = {
+    "MNISTDataModule": (write_mnist, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
+    "FashionMNISTDataModule": (write_fashion_mnist, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
+    "CIFAR10DataModule": (write_cifar10, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
+    "ImageFolderDataModule": (write_image_folder, ["--data.init_args.val_fraction=0.2", "--data.init_args.test_fraction=0.2"]),
+}
