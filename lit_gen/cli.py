@@ -140,6 +140,19 @@ class LitGenCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
+def _user_error_in_chain(error: BaseException) -> UserError | None:
+    """The UserError behind ``error``: jsonargparse wraps errors raised while instantiating a
+    ``class_path`` (e.g. a network refusing the image size) in a ValueError."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UserError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``lit-gen``; ``args`` lets tests run it in-process (see :func:`run`)."""
     run(args)
@@ -154,8 +167,11 @@ def run(args: list[str] | None = None) -> LitGenCLI:
     previous = os.environ.get(RUN_DIR_ENV)
     try:
         return LitGenCLI(L.LightningModule, L.LightningDataModule, args=args)
-    except UserError as error:
-        print(f"lit-gen: error: {error}", file=sys.stderr)
+    except Exception as error:
+        user_error = _user_error_in_chain(error)
+        if user_error is None:
+            raise
+        print(f"lit-gen: error: {user_error}", file=sys.stderr)
         raise SystemExit(2) from error
     finally:
         if previous is None:

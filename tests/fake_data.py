@@ -77,6 +77,7 @@ def write_image_folder(root: Path, classes: int = 2, per_class: int = 12, size: 
 WRITERS = {
     "MNISTDataModule": (write_mnist, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
     "FashionMNISTDataModule": (write_fashion_mnist, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
-    "CIFAR10DataModule": (write_cifar10, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
+    # batch 8: the CIFAR-10 GAN configs run 4M-parameter ResNets (batch and image grids scale with it)
+    "CIFAR10DataModule": (write_cifar10, ["--data.init_args.download=false", "--data.init_args.val_size=20", "--data.init_args.batch_size=8"]),
     "ImageFolderDataModule": (write_image_folder, ["--data.init_args.val_fraction=0.2", "--data.init_args.test_fraction=0.2"]),
 }

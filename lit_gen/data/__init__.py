@@ -1,8 +1,10 @@
-"""LightningDataModules: the embedded digits, torchvision datasets and image folders."""
+"""LightningDataModules: the embedded digits, torchvision datasets, image folders and 2-D
+mixtures of Gaussians."""
 
 from lit_gen.data.base import ImageDataModule, TensorImageDataset
 from lit_gen.data.digits import DigitsDataModule
 from lit_gen.data.folders import ImageFolderDataModule
+from lit_gen.data.toy2d import Toy2DDataModule
 from lit_gen.data.vision import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
 
 __all__ = [
@@ -13,4 +15,5 @@ __all__ = [
     "ImageFolderDataModule",
     "MNISTDataModule",
     "TensorImageDataset",
+    "Toy2DDataModule",
 ]

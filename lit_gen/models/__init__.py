@@ -7,6 +7,7 @@ from lit_gen.models.autoencoder import (
     SparseAutoEncoder,
 )
 from lit_gen.models.base import GenerativeModule
+from lit_gen.models.gan import GAN
 from lit_gen.models.vae import VAE, ConditionalVAE
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ConditionalVAE",
     "ContractiveAutoEncoder",
     "DenoisingAutoEncoder",
+    "GAN",
     "GenerativeModule",
     "SparseAutoEncoder",
     "VAE",
