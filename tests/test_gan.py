@@ -182,7 +182,7 @@ def test_bf16_autocast_with_gradient_penalty():
     model = image_gan(objective=Wasserstein(), gp_weight=10.0, discriminator=partial(DCGANDiscriminator, base_channels=8, norm="layer"))
     model.discriminator.register_forward_hook(lambda module, args, output: dtypes.add(output.dtype))
     before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
-    fit = trainer(precision="bf16-mixed", limit_train_batches=3)
+    fit = trainer(precision="bf16-mixed", limit_train_batches=3, log_every_n_steps=1)
     fit.fit(model, DigitsDataModule(image_size=8, batch_size=16))
     after = torch.nn.utils.parameters_to_vector(model.parameters())
     assert torch.bfloat16 in dtypes
@@ -263,3 +263,19 @@ def test_image_size_mismatch_is_one_line(capsys, fast_trainer_args):
         run(["fit", "--config", str(CONFIGS / "quickstart" / "dcgan.yaml"), *fast_trainer_args, "--data.init_args.image_size=12"])
     assert exit_info.value.code == 2
     assert "power of two >= 8" in capsys.readouterr().err
+
+
+def test_step_metrics_reach_the_logger_every_n_steps(tmp_path):
+    """GAN logs its per-step terms only on the batches whose metrics Lightning writes (see
+    GAN._logging_batch): they must all arrive, at every log_every_n_steps-th batch."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    fit = trainer(logger=CSVLogger(tmp_path, name="", version=""), log_every_n_steps=2, limit_train_batches=6, max_epochs=2)
+    fit.fit(toy_gan(n_critic=2), toy_data())
+    rows = [line.split(",") for line in (tmp_path / "metrics.csv").read_text().splitlines()]
+    header, rows = rows[0], rows[1:]
+    logged = [row for row in rows if row[header.index("train/d_loss")]]
+    # Lightning writes step metrics after batches 1, 3, 5, ... (1-based) for log_every_n_steps=2
+    assert [int(row[header.index("step")]) for row in logged] == [1, 3, 5, 7, 9, 11]
+    # n_critic = 2: after critic steps 1, 3, 5, ... the generator has stepped 0, 1, 2, ... times
+    assert [float(row[header.index("train/generator_step")]) for row in logged] == [0, 1, 2, 3, 4, 5]

@@ -58,6 +58,7 @@ class ModeCoverage(L.Callback):
         self.min_count = min_count
         self.plot = plot
         self.last: CoverageScores | None = None
+        self.last_samples: torch.Tensor | None = None
         self.last_file: str | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -78,8 +79,8 @@ class ModeCoverage(L.Callback):
         samples = pl_module.sample(self.num_samples, generator=torch.Generator().manual_seed(self.seed))
         if was_training:
             pl_module.train()
-        self._samples = samples.float().cpu()
-        return mode_coverage(self._samples, mixture.means, mixture.sigma, self.threshold, self.min_count)
+        self.last_samples = samples.float().cpu()
+        return mode_coverage(self.last_samples, mixture.means, mixture.sigma, self.threshold, self.min_count)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
@@ -100,7 +101,7 @@ class ModeCoverage(L.Callback):
             f"epoch {trainer.current_epoch}: {scores.modes}/{scores.num_modes} modes, "
             f"{100 * scores.high_quality:.1f}% high quality, KL {scores.kl:.3f}"
         )
-        grid = figure_to_tensor(scatter_figure(self._samples, mixture.means, mixture.sigma, title, self.threshold))
+        grid = figure_to_tensor(scatter_figure(self.last_samples, mixture.means, mixture.sigma, title, self.threshold))
         folder = os.path.join(trainer.log_dir or trainer.default_root_dir, "images")
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"mode_coverage_epoch{trainer.current_epoch:04d}.png")
