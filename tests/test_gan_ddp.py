@@ -23,8 +23,8 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
     assert all(r["world_size"] == 2 for r in ranks)
-    # 5 batches x 2 epochs per rank; a generator step after every second critic step
-    assert [(r["critic_steps"], r["generator_steps"], r["global_step"]) for r in ranks] == [(10, 5, 15)] * 2
+    # 4 batches per rank; a generator step after every second critic step
+    assert [(r["critic_steps"], r["generator_steps"], r["global_step"]) for r in ranks] == [(4, 2, 6)] * 2
     first, second = (r["state"] for r in ranks)
     assert first.keys() == second.keys() and any(k.startswith("generator_ema.") for k in first)
     for key in first:

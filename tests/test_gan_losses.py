@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from lit_gen.errors import ConfigurationError
 from lit_gen.losses import (
     Hinge,
     LeastSquares,
@@ -169,3 +170,16 @@ def test_spectral_norm_makes_every_layer_1_lipschitz(critic):
     for layer in layers:
         sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2)
         assert sigma.item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_packed_discriminator_scores_groups_of_consecutive_samples():
+    """PacGAN's packing: one score per group of m consecutive samples, computed on their
+    concatenation (Lin et al., 2018, section 3)."""
+    torch.manual_seed(0)
+    packed = MLPDiscriminator((2,), hidden=(8,), pack=3)
+    x = torch.randn(6, 2)
+    scores = packed(x)
+    assert scores.shape == (2,)
+    torch.testing.assert_close(scores, packed.net(torch.cat([x[:3].flatten(), x[3:].flatten()]).view(2, 6)).squeeze(1))
+    with pytest.raises(ConfigurationError, match="multiples of 3"):
+        packed(torch.randn(4, 2))

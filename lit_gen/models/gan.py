@@ -11,10 +11,14 @@ variant       objective        networks              n_critic  constraint       
 GAN           NonSaturating    MLP (maxout D)        1         -                       SGD + momentum (paper)
 DCGAN         NonSaturating    DCGAN                 1         -                       Adam(2e-4, 0.5, 0.999)
 LSGAN         LeastSquares     DCGAN                 1         -                       Adam(2e-4, 0.5, 0.999)
-WGAN          Wasserstein      DCGAN, no BN in D     5         clip_value = 0.01       RMSprop(5e-5)
+hinge GAN     Hinge            DCGAN                 1         -                       Adam(2e-4, 0.5, 0.999)
+WGAN          Wasserstein      DCGAN                 5         clip_value = 0.01       RMSprop(5e-5)
 WGAN-GP       Wasserstein      ResNet / DCGAN + LN   5         gp_weight = 10          Adam(1e-4, 0, 0.9)
 SN-GAN        Hinge            ResNet, SN in D       5         spectral_norm = true    Adam(2e-4, 0, 0.9)
 ============  ===============  ====================  ========  ======================  ==========================
+
+Also available to any variant: the R1 penalty (``r1_gamma``), PacGAN's packed discriminator
+(``MLPDiscriminator(pack=m)``) and an EMA of the generator (``ema_decay``).
 
 **Injection.** ``generator`` and ``discriminator`` are network classes given by ``class_path``
 with their own ``init_args``; the module calls ``generator(latent_dim, data_shape)`` and
@@ -47,8 +51,9 @@ logged for plotting against generator iterations.
 **Mechanics.** Schedulers are stepped by the module, every epoch or after every generator step
 (``scheduler_interval``). Gradient clipping uses ``gradient_clip_val`` (the Trainer's own
 ``gradient_clip_val`` is refused by Lightning under manual optimization), applied in
-``on_before_optimizer_step``, i.e. after AMP unscaling. Mixed precision (``bf16-mixed``,
-``16-mixed``) works through ``manual_backward``. Under DDP use
+``on_before_optimizer_step``, i.e. after AMP unscaling. Mixed precision works through
+``manual_backward`` (``bf16-mixed`` is tested; with ``16-mixed`` the gradient penalties are
+taken on unscaled fp16 scores, so prefer bf16 with ``gp_weight``/``r1_gamma``). Under DDP use
 ``strategy: ddp_find_unused_parameters_true``: each backward pass uses only one of the two
 networks; plain ``ddp`` is refused with that advice. Each rank then draws its own noise (the
 global seed plus the rank).
@@ -59,6 +64,13 @@ after every generator step and used by :meth:`sample`, the image grids and the m
 held by the module rather than by Lightning's ``EMAWeightAveraging`` callback, which averages the
 whole module (the discriminator too), updates per batch rather than per generator step, swaps
 the weights back before lit-gen's image callbacks run, and lives on the CPU unless told a device.
+``AveragedModel`` reads its update counter on the host once per generator step (one device
+synchronization per generator step when the EMA is on).
+
+**Checkpoints.** The CLI stores the networks and the objective as class paths, so its checkpoints
+load with PyTorch's default ``weights_only=True``. A module built in Python stores the classes
+themselves: resume it with ``trainer.fit(..., ckpt_path=..., weights_only=False)`` (trusted
+files only).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from lit_gen.errors import ConfigurationError
 from lit_gen.nets.layers import Maxout, activation, apply_spectral_norm
 
 
@@ -149,6 +150,13 @@ class MLPDiscriminator(nn.Module):
     The original GAN used maxout hidden units with dropout (Goodfellow et al., 2014, section 5);
     PacGAN's 2-D experiments three maxout layers of 200 units with 5 pieces.
 
+    With ``pack = m`` the discriminator judges ``m`` samples at once (PacGAN, Lin et al., 2018,
+    arXiv:1712.04086, section 3): a batch ``(N, ...)`` is cut into ``N / m`` groups of
+    consecutive samples (independent draws: shuffled data, independent noise), each group is
+    concatenated into one input, and one score is returned per group. Every objective averages
+    scores, so the losses need no change. Gradient penalties then differentiate a group's score
+    with respect to each of its samples.
+
     Args:
         data_shape: shape of one sample (given by the GAN module).
         hidden: hidden widths.
@@ -157,6 +165,7 @@ class MLPDiscriminator(nn.Module):
         dropout: dropout probability after each hidden layer (the original GAN: 0.5).
         input_dropout: dropout probability on the input (the original GAN: 0.2).
         spectral_norm: spectral normalization of every linear layer (SN-GAN).
+        pack: samples per discriminator input (PacGAN's ``m``; 1: no packing).
     """
 
     def __init__(
@@ -168,9 +177,13 @@ class MLPDiscriminator(nn.Module):
         dropout: float = 0.0,
         input_dropout: float = 0.0,
         spectral_norm: bool = False,
+        pack: int = 1,
     ):
         super().__init__()
-        widths = [math.prod(data_shape), *hidden]
+        if pack < 1:
+            raise ConfigurationError(f"pack must be >= 1, got {pack}")
+        self.pack = pack
+        widths = [math.prod(data_shape) * pack, *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
         if input_dropout > 0:
             layers.append(nn.Dropout(input_dropout))
@@ -187,4 +200,9 @@ class MLPDiscriminator(nn.Module):
             apply_spectral_norm(self.net)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(1)
+        if len(x) % self.pack:
+            raise ConfigurationError(
+                f"the discriminator packs {self.pack} samples per input, so batch sizes must be "
+                f"multiples of {self.pack}; got a batch of {len(x)}"
+            )
+        return self.net(x.reshape(len(x) // self.pack, -1)).squeeze(1)

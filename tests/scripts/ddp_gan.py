@@ -28,8 +28,8 @@ def main(output: Path) -> None:
     )
     data = Toy2DDataModule(kind="ring", num_samples=400, val_samples=40, test_samples=40, batch_size=20)
     trainer = L.Trainer(
-        accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=2,
-        limit_train_batches=5, limit_val_batches=1, num_sanity_val_steps=0, logger=False,
+        accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=1,
+        limit_train_batches=4, limit_val_batches=1, num_sanity_val_steps=0, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
     )
     trainer.fit(model, data)
