@@ -20,6 +20,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from lit_gen.data.base import check_value_range
+from lit_gen.errors import ConfigurationError
 
 
 class GenerativeModule(L.LightningModule):
@@ -30,6 +31,10 @@ class GenerativeModule(L.LightningModule):
         value_range: range of the data, ``[-1, 1]`` or ``[0, 1]``; linked from the data module.
     """
 
+    #: constructor arguments that only affect evaluation, not the weights: ``lit-gen test
+    #: --ckpt_path ...`` may change them (other hyperparameters come from the checkpoint).
+    evaluation_hparams: tuple[str, ...] = ()
+
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 8, 8),
@@ -38,6 +43,25 @@ class GenerativeModule(L.LightningModule):
         super().__init__()
         self.data_shape = tuple(int(s) for s in data_shape)
         self.value_range = check_value_range(value_range)
+
+    def setup(self, stage: str) -> None:
+        """Check the module against the data it is given (models built by hand in Python are
+        not linked to their data module as the CLI's are)."""
+        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if data is None:
+            return
+        shape = getattr(data, "data_shape", None)
+        if shape is not None and tuple(shape) != self.data_shape:
+            raise ConfigurationError(
+                f"{type(self).__name__} was built for data of shape {self.data_shape} but the data "
+                f"module yields {tuple(shape)}; pass data_shape={tuple(shape)}"
+            )
+        classes = getattr(self, "num_classes", 0)
+        if classes and getattr(data, "num_classes", classes) != classes:
+            raise ConfigurationError(
+                f"{type(self).__name__} has num_classes={classes} but the data has "
+                f"{data.num_classes} classes; set model.init_args.num_classes={data.num_classes}"
+            )
 
     def to_unit_range(self, images: Tensor) -> Tensor:
         """Map images from ``value_range`` to [0, 1] (for grids, PNG files and metrics)."""

@@ -61,6 +61,8 @@ class VAE(GenerativeModule):
         lr_scheduler: optional scheduler factory, stepped every epoch.
     """
 
+    evaluation_hparams = ("iw_samples",)
+
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 8, 8),
