@@ -23,7 +23,15 @@ import sys
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint, OnExceptionCheckpoint
+from lightning.pytorch.callbacks import (
+    Checkpoint,
+    ModelCheckpoint,
+    OnExceptionCheckpoint,
+    ProgressBar,
+    RichProgressBar,
+    TQDMProgressBar,
+)
+from lightning.pytorch.callbacks.progress.rich_progress import _RICH_AVAILABLE
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_warn
@@ -163,14 +171,22 @@ class LitGenCLI(LightningCLI):
                 isinstance(c, Checkpoint) for c in callbacks
             ):
                 callbacks.append(
+                    # One write per epoch: last.ckpt links to the newest epoch checkpoint (two full
+                    # writes per epoch cost ~12% of a digits VAE run).
                     ModelCheckpoint(
-                        dirpath=os.path.join(run_dir, "checkpoints"), save_last=True,
+                        dirpath=os.path.join(run_dir, "checkpoints"), save_last="link",
                         filename="epoch{epoch:04d}-step{step}", auto_insert_metric_name=False,
                     )
                 )
                 callbacks.append(OnExceptionCheckpoint(os.path.join(run_dir, "checkpoints"), "interrupted"))
             if not any(isinstance(c, ImageGrids) for c in callbacks):
                 callbacks.append(ImageGrids())
+            if trainer_config.get("enable_progress_bar", True) is not False and not any(
+                isinstance(c, ProgressBar) for c in callbacks
+            ):
+                # Refreshing every step converts the shown metrics to floats each step: a
+                # host-device sync on GPU and ~0.1 ms of Python on CPU.
+                callbacks.append(RichProgressBar(refresh_rate=5) if _RICH_AVAILABLE else TQDMProgressBar(refresh_rate=5))
             kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 

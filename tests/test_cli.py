@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import yaml
 
@@ -122,3 +123,26 @@ def test_validate_test_and_predict_subcommands(tmp_path, fast_trainer_args):
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "lit_gen", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0 and "fit" in result.stdout and "test" in result.stdout
+
+
+
+class CtrlC(L.Callback):
+    """Raises KeyboardInterrupt, as Ctrl-C would, after ``at_step`` optimizer steps."""
+
+    def __init__(self, at_step: int = 3):
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.at_step:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_keeps_a_resumable_checkpoint(tmp_path, fast_trainer_args):
+    run_dir = tmp_path / "run"
+    args = ["fit", "--config", VAE, *fast_trainer_args, "--trainer.max_epochs=3", "--trainer.limit_train_batches=5", "--run_dir", str(run_dir)]
+    with pytest.raises(SystemExit):
+        run([*args, "--trainer.callbacks+=test_cli.CtrlC"])
+    checkpoint = run_dir / "checkpoints/interrupted.ckpt"
+    assert checkpoint.is_file()
+    resumed = run([*args, "--ckpt_path", str(checkpoint)])
+    assert resumed.trainer.global_step == 15
