@@ -117,8 +117,9 @@ class AutoEncoder(GenerativeModule):
         if stage == "train":
             self.log_step_metrics(metrics, prog_bar=["train/loss"])
         else:
+            loss = metrics.pop(f"{stage}/loss")
             self.log_dict({k: v.detach() for k, v in metrics.items()}, on_epoch=True)
-            self.log(f"{stage}/loss", terms["loss"].detach(), on_epoch=True, prog_bar=True)
+            self.log(f"{stage}/loss", loss.detach(), on_epoch=True, prog_bar=True)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, _ = batch
