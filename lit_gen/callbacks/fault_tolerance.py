@@ -180,7 +180,7 @@ class NonFiniteLossGuard(L.Callback):
         if self._first_step:
             steps = torch.stack([s.cpu() for s in self._first_step.values()])
             if bool((steps >= 0).any()):
-                bad = [(int(s), name) for name, s in zip(self._first_step, steps) if s >= 0]
+                bad = [(int(s), name) for name, s in zip(self._first_step, steps, strict=True) if s >= 0]
                 step, name = min(bad)
                 value = float(self._first_value[name])
                 local = (step, name, value)
