@@ -169,6 +169,25 @@ class ResumableSampler(DistributedSampler):
         return iter(indices)
 
 
+class EvaluationSampler(DistributedSampler):
+    """This rank's share of an evaluation set, in order and without padding.
+
+    torch's ``DistributedSampler`` (which Lightning injects by default) repeats samples so that
+    every rank gets as many; validation and test metrics would then count those images twice.
+    Here rank ``r`` of ``W`` gets indices ``r, r + W, ...``: every image exactly once, and
+    Lightning's ``sync_dist`` means (sums of values and of batch sizes over ranks) stay exact.
+    """
+
+    def __init__(self, dataset: Dataset):
+        replicas, rank = (dist.get_world_size(), dist.get_rank()) if dist.is_available() and dist.is_initialized() else (1, 0)
+        super().__init__(dataset, num_replicas=replicas, rank=rank, shuffle=False)
+        self.num_samples = len(range(rank, len(dataset), replicas))
+        self.total_size = len(dataset)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))
+
+
 class ImageDataModule(L.LightningDataModule):
     """Base for lit-gen's image data modules.
 
@@ -228,6 +247,8 @@ class ImageDataModule(L.LightningDataModule):
             if state is not None and state["batches"] < state["epoch_batches"]:
                 sampler.resume_at(state["epoch"], state["batches"] * state["batch_size"])
             self._resume_state = None
+        elif dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            sampler = EvaluationSampler(dataset)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
