@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import lightning as L
 import pytest
 import torch
 
+from lit_gen.checkpoint_io import _umask
 from lit_gen.cli import main, run
 from lit_gen.data import DigitsDataModule
 from lit_gen.data.base import ResumableSampler
@@ -131,18 +133,13 @@ def test_non_finite_loss_stops_with_step_and_keeps_the_last_good_checkpoint(tmp_
     assert f"the last good checkpoint is {run_dir / 'checkpoints/last.ckpt'}" in err[-1]
     checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert checkpoints == ["epoch0000-step5.ckpt", "last.ckpt"]  # nothing written after step 7
+    # checkpoints load with weights_only=True, random states and data position included
     state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)
     assert state["global_step"] == 5
     assert all(torch.isfinite(v).all() for v in state["state_dict"].values())
-
-
-def test_checkpoints_load_with_weights_only(tmp_path):
-    run_dir = tmp_path / "run"
-    run(_args(VAE, run_dir, epochs=1))
-    state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)
-    assert state["global_step"] == 5
     assert state["callbacks"]["RandomState"]["ranks"][0]["torch"].dtype == torch.uint8
     assert state["DigitsDataModule"] == {"epoch": 0, "batches": 5, "epoch_batches": 5, "batch_size": 32}
+    assert stat.S_IMODE(os.stat(run_dir / "checkpoints/epoch0000-step5.ckpt").st_mode) == 0o666 & ~_umask()
 
 
 KILL_DURING_WRITE = '''
