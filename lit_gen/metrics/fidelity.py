@@ -527,6 +527,8 @@ class FidelityEvaluator:
             generated_description: how the protocol names the evaluated images.
         """
         metrics = tuple(metrics) if metrics is not None else self.metrics
+        if not metrics or any(m not in METRICS for m in metrics):
+            raise ConfigurationError(f"metrics must be a non-empty subset of {list(METRICS)}, got {list(metrics)}")
         images = to_uint8(generated, value_range)
         check_images(images, "generated images")
         n = len(images)
@@ -589,8 +591,9 @@ class FidelityEvaluator:
         }
         if needs_reference:
             protocol.update(reference=reference.description, num_reference=reference.size)
-            if tuple(reference_shape := reference.key.get("data_shape") or ()) not in ((), tuple(images.shape[1:])):
-                protocol["reference_shape"] = list(reference_shape)
+            reference_shape = list(reference.key.get("data_shape") or reference.key.get("shape", [None])[1:])
+            if reference_shape and reference_shape != list(images.shape[1:]):
+                protocol["reference_shape"] = reference_shape  # compared at another size: say so
         if "is" in metrics:
             protocol["is_splits"] = self.is_splits
         if "kid" in metrics:
