@@ -153,25 +153,6 @@ class LitGenCLI(LightningCLI):
         # DDP child processes started by Lightning re-run this command: give them the same dir.
         os.environ[RUN_DIR_ENV] = self.run_dir
 
-    def _parse_ckpt_path(self) -> None:
-        # Lightning stores every applied link in the checkpoint's hyperparameters, also
-        # data.num_classes for models without that argument (VAE, GAN); `test --ckpt_path`
-        # re-reads them and would pass num_classes=... to such a model. Drop what it does not take.
-        super()._parse_ckpt_path()
-        config = self.config.get(self.config.get("subcommand") or "", None)
-        model = config.get("model") if config is not None else None
-        extra = model.get("dict_kwargs") if model is not None and "class_path" in model else None
-        if not extra:
-            return
-        import importlib
-        import inspect
-
-        module_name, _, class_name = str(model.class_path).rpartition(".")
-        parameters = inspect.signature(getattr(importlib.import_module(module_name), class_name).__init__).parameters
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-            for key in [k for k in extra if k not in parameters]:
-                del extra[key]
-
     def instantiate_trainer(self, **kwargs) -> L.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         run_dir = self.run_dir
