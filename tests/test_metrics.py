@@ -387,3 +387,14 @@ def test_inception_weights_from_a_local_file(tmp_path):
     assert np.isfinite(result.metrics["fid"]) and result.metrics["is"] >= 1.0
     assert result.protocol["image_shape"] == [1, 16, 16]
     assert "299x299" in result.protocol["extractor_input"]
+
+
+def test_reading_a_split_for_the_reference_leaves_the_data_unchanged():
+    data = DigitsDataModule(image_size=16, value_range=(-1.0, 1.0))  # float32 storage
+    data.setup("fit")
+    stored = data.train_set.images.clone()
+    first = datamodule_reference(data, "train").load()
+    data.train_set[0]
+    data.train_set.tensors()
+    assert torch.equal(data.train_set.images, stored)
+    assert torch.equal(datamodule_reference(data, "train").load(), first)
