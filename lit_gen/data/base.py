@@ -65,7 +65,7 @@ class TensorImageDataset(Dataset):
 
     def _convert(self, stored: Tensor) -> Tensor:
         converted = stored.float()
-        if converted is stored:  # float32 storage: .float() is a view, never scale it in place
+        if converted is stored:  # float32 storage: .float() returned it, never scale it in place
             converted = converted.clone()
         return converted.mul_(self.scale).add_(self.shift)
 
