@@ -64,7 +64,10 @@ class TensorImageDataset(Dataset):
         return len(self.images)
 
     def _convert(self, stored: Tensor) -> Tensor:
-        return stored.float().mul_(self.scale).add_(self.shift)
+        converted = stored.float()
+        if converted is stored:  # float32 storage: .float() returned it, never scale it in place
+            converted = converted.clone()
+        return converted.mul_(self.scale).add_(self.shift)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         return self._convert(self.images[index]), self.labels[index]
