@@ -63,9 +63,11 @@ class TensorImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def _convert(self, stored: Tensor) -> Tensor:
+    def _convert(self, stored: Tensor, owned: bool = False) -> Tensor:
+        """``stored * scale + shift`` as float32. ``owned``: ``stored`` is a fresh copy (an
+        advanced-indexing gather) that may be scaled in place."""
         converted = stored.float()
-        if converted is stored:  # float32 storage: .float() returned it, never scale it in place
+        if converted is stored and not owned:  # float32 storage: never scale it in place
             converted = converted.clone()
         return converted.mul_(self.scale).add_(self.shift)
 
@@ -75,7 +77,7 @@ class TensorImageDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
         # One advanced-indexing gather per batch instead of len(indices) item calls + stack.
         index = torch.as_tensor(indices, dtype=torch.long)
-        return self._convert(self.images[index]), self.labels[index]
+        return self._convert(self.images[index], owned=True), self.labels[index]
 
     def tensors(self) -> tuple[Tensor, Tensor]:
         """All images (converted to the model's range) and labels."""
