@@ -1,5 +1,5 @@
-"""Lightning callbacks: image grids, and fault tolerance (exact resume, divergence stop, SLURM
-pre-emption); the CLI adds them by default."""
+"""Lightning callbacks: image grids, generative metrics, and fault tolerance (exact resume,
+divergence stop, SLURM pre-emption; the CLI adds these by default)."""
 
 from lit_gen.callbacks.fault_tolerance import (
     InterruptCheckpoint,
@@ -8,5 +8,13 @@ from lit_gen.callbacks.fault_tolerance import (
     SlurmRequeue,
 )
 from lit_gen.callbacks.images import ImageGrids
+from lit_gen.callbacks.metrics import GenerativeMetrics
 
-__all__ = ["ImageGrids", "InterruptCheckpoint", "NonFiniteLossGuard", "RandomState", "SlurmRequeue"]
+__all__ = [
+    "GenerativeMetrics",
+    "ImageGrids",
+    "InterruptCheckpoint",
+    "NonFiniteLossGuard",
+    "RandomState",
+    "SlurmRequeue",
+]
