@@ -134,7 +134,8 @@ def configure_wandb(logger_config, name: str, run_dir: str) -> None:
             continue
         args = entry.init_args
         if args.get("save_dir") in (None, ".") and not args.get("dir"):
-            args.save_dir = run_dir
+            # absolute: W&B's service process resolves paths against its own working directory
+            args.save_dir = os.path.abspath(run_dir)
         if not args.get("name"):
             args.name = f"{name}/{Path(run_dir).name}"
         if not (args.get("id") or args.get("version") or os.environ.get("WANDB_RUN_ID")):

@@ -5,6 +5,9 @@ collision between runs started in one directory."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,14 +23,6 @@ VAE = str(ROOT / "configs/quickstart/vae.yaml")
 WANDB = str(ROOT / "configs/logger/wandb.yaml")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_wandb():
-    """wandb caches its settings (WANDB_MODE included) per process: start each test afresh."""
-    wandb.teardown()
-    yield
-    wandb.teardown()
-
-
 def _wandb_logger(cli) -> WandbLogger:
     return next(lg for lg in cli.trainer.loggers if isinstance(lg, WandbLogger))
 
@@ -36,7 +31,11 @@ def test_offline_runs_are_named_configured_separate_and_resumable(monkeypatch, f
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_RUN_ID", raising=False)
-    args = ["fit", "--config", VAE, "--config", WANDB, *fast_trainer_args]
+    # wandb reads WANDB_MODE once per process (its settings singleton): say it explicitly too,
+    # whatever an earlier test in this process used
+    args = ["fit", "--config", VAE, "--config", WANDB, *fast_trainer_args, "--trainer.logger.init_args.mode=offline"]
+    if wandb.run is not None:  # left open by an earlier test in this process (one run per process)
+        wandb.run.finish()
 
     first = run([*args, "--trainer.logger.init_args.log_model=true", "--model.init_args.beta=2"])
     experiment = _wandb_logger(first).experiment
@@ -52,12 +51,15 @@ def test_offline_runs_are_named_configured_separate_and_resumable(monkeypatch, f
     assert "val/elbo" in experiment.summary.keys()
     experiment.finish()
     # log_model=true: the checkpoint went into the offline run's log as a model artifact
-    log_file = next((run_dir / "wandb").glob(f"offline-run-*-{experiment.id}/run-{experiment.id}.wandb"))
+    def offline_log() -> bytes:
+        files = list((run_dir / "wandb").glob(f"offline-run-*-{experiment.id}/run-{experiment.id}.wandb"))
+        return files[0].read_bytes() if files else b""
+
     for _ in range(120):  # W&B's service process writes the log asynchronously
-        if f"model-{experiment.id}".encode() in log_file.read_bytes():
+        if f"model-{experiment.id}".encode() in offline_log():
             break
         time.sleep(0.5)
-    log = log_file.read_bytes()
+    log = offline_log()
     assert f"model-{experiment.id}".encode() in log and b"epoch0000-step2.ckpt" in log
 
     # a second run started in the same directory gets its own version, id and W&B files
@@ -77,12 +79,18 @@ def test_offline_runs_are_named_configured_separate_and_resumable(monkeypatch, f
     again.finish()
 
 
-def test_disabled_mode_trains_and_records_no_wandb_run(monkeypatch, fast_trainer_args):
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    cli = run(["fit", "--config", VAE, "--config", WANDB, *fast_trainer_args])
-    assert cli.trainer.state.finished and cli.trainer.global_step == 2
-    assert not list(Path(cli.run_dir).glob("wandb/*run-*"))  # no run recorded
-    _wandb_logger(cli).experiment.finish()
+def test_disabled_mode_trains_and_records_no_wandb_run(tmp_path):
+    """WANDB_MODE=disabled in a fresh process, as a user sets it."""
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "lit_gen", "fit", "--config", VAE, "--config", WANDB, "--trainer.max_epochs=1",
+         "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
+         "--run_dir", str(tmp_path / "run")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "run/checkpoints/last.ckpt").is_file()
+    assert not list((tmp_path / "run").glob("wandb/*run-*"))  # no run recorded
 
 
 def test_sweep_agent_run_id_is_left_to_the_agent(monkeypatch, tmp_path):
@@ -92,7 +100,7 @@ def test_sweep_agent_run_id_is_left_to_the_agent(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_RUN_ID", "agentrun1")
     configure_wandb(entry, "dcgan", str(tmp_path / "version_3"))
     assert entry.init_args.id is None and entry.init_args.resume == "allow"
-    assert entry.init_args.save_dir == str(tmp_path / "version_3") and entry.init_args.name == "dcgan/version_3"
+    assert entry.init_args.save_dir == os.path.abspath(tmp_path / "version_3") and entry.init_args.name == "dcgan/version_3"
     monkeypatch.delenv("WANDB_RUN_ID")
     (tmp_path / "version_3").mkdir()
     configure_wandb(entry, "dcgan", str(tmp_path / "version_3"))
