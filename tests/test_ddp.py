@@ -71,7 +71,9 @@ def ddp_fit(config: str, cwd: Path, *extra: str, timeout: int = 600) -> subproce
     ids=["vae", "denoising_autoencoder"],
 )
 def test_ddp_two_processes_agree_and_only_rank0_writes(tmp_path, config, metric, strategy):
-    result = ddp_fit(str(ROOT / config), tmp_path, f"--trainer.strategy={strategy}", "--trainer.max_epochs=2",
+    # with the W&B logger in WANDB_MODE=disabled (set by ddp_fit), as a user without an account
+    result = ddp_fit(str(ROOT / config), tmp_path, "--config", str(ROOT / "configs/logger/wandb.yaml"),
+                     f"--trainer.strategy={strategy}", "--trainer.max_epochs=2",
                      "--trainer.limit_train_batches=4", "--trainer.num_sanity_val_steps=0")
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -82,6 +84,7 @@ def test_ddp_two_processes_agree_and_only_rank0_writes(tmp_path, config, metric,
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["epoch0001-step8.ckpt", "last.ckpt"]
     assert len(list((run_dir / "images").glob("samples_epoch*.png"))) == 2
     assert not (tmp_path / "lightning_logs").exists()
+    assert (run_dir / "wandb_id.txt").is_file() and not list(run_dir.glob("wandb/*run-*"))  # disabled: no run
 
     rank0, rank1 = (torch.load(run_dir / f"probe_rank{r}.pt", weights_only=True) for r in (0, 1))
     assert rank0["world_size"] == rank1["world_size"] == 2
