@@ -1,6 +1,22 @@
-"""Lightning callbacks: image grids, mode coverage on 2-D mixtures (and generative metrics)."""
+"""Lightning callbacks: image grids, generative metrics, mode coverage on 2-D mixtures, and
+fault tolerance (exact resume, divergence stop, SLURM pre-emption; the CLI adds these by default)."""
 
+from lit_gen.callbacks.fault_tolerance import (
+    InterruptCheckpoint,
+    NonFiniteLossGuard,
+    RandomState,
+    SlurmRequeue,
+)
 from lit_gen.callbacks.images import ImageGrids
+from lit_gen.callbacks.metrics import GenerativeMetrics
 from lit_gen.callbacks.mode_coverage import ModeCoverage
 
-__all__ = ["ImageGrids", "ModeCoverage"]
+__all__ = [
+    "GenerativeMetrics",
+    "ImageGrids",
+    "InterruptCheckpoint",
+    "ModeCoverage",
+    "NonFiniteLossGuard",
+    "RandomState",
+    "SlurmRequeue",
+]

@@ -112,11 +112,12 @@ class AutoEncoder(GenerativeModule):
         error = squared_error(recon, x).mean()
         return {"loss": error, "recon": error}
 
-    def _log_terms(self, stage: str, terms: dict[str, Tensor]) -> None:
-        scalars = {f"{stage}/{k}": v.detach() for k, v in terms.items() if k != "loss"}
-        on_step = stage == "train"
-        self.log_dict(scalars, on_step=on_step, on_epoch=not on_step, prog_bar=False)
-        self.log(f"{stage}/loss", terms["loss"].detach(), on_step=on_step, on_epoch=not on_step, prog_bar=True)
+    def _log_terms(self, stage: str, terms: dict[str, Tensor], batch_size: int = 0) -> None:
+        metrics = {f"{stage}/{k}": v for k, v in terms.items()}
+        if stage == "train":
+            self.log_step_metrics(metrics, prog_bar=["train/loss"])
+        else:
+            self.log_epoch_metrics(metrics, batch_size, prog_bar=[f"{stage}/loss"])
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, _ = batch
@@ -127,7 +128,7 @@ class AutoEncoder(GenerativeModule):
     def _evaluate(self, batch, stage: str, psnr: PeakSignalNoiseRatio) -> None:
         x, _ = batch
         terms = self.loss_terms(x, stage)
-        self._log_terms(stage, terms)
+        self._log_terms(stage, terms, len(x))
         psnr(self.reconstruct(x), x)
         self.log(f"{stage}/psnr", psnr, on_step=False, on_epoch=True)
 

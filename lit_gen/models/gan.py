@@ -304,7 +304,10 @@ class GAN(GenerativeModule):
         self.manual_backward(loss)
         optimizer.step()
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def training_step(self, batch, batch_idx: int) -> dict[str, Tensor]:
+        """One critic update, and a generator update every ``n_critic``-th batch. Returns the
+        losses of the updates made (``d_loss``, and ``g_loss`` on generator turns), detached, for
+        :class:`~lit_gen.callbacks.NonFiniteLossGuard`."""
         real = batch[0]
         opt_g, opt_d = self.optimizers()
         generator_turn = (self.critic_steps + 1) % self.n_critic == 0
@@ -333,6 +336,10 @@ class GAN(GenerativeModule):
             self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=True, on_epoch=False)
             # A CPU tensor: logging the count costs no device transfer.
             self.log("train/generator_step", torch.tensor(float(self.generator_steps)), on_step=True, on_epoch=False)
+        losses = {"d_loss": terms["d_loss"]}
+        if generator_turn:
+            losses["g_loss"] = terms["g_loss"]
+        return losses
 
     def _logging_batch(self) -> bool:
         """Whether Lightning hands this batch's step metrics to the loggers (every
@@ -375,7 +382,7 @@ class GAN(GenerativeModule):
             "real_score": real_scores.mean(),
             "fake_score": fake_scores.mean(),
         }
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, on_epoch=True, sync_dist=True)
+        self.log_epoch_metrics({f"{stage}/{k}": v for k, v in values.items()}, batch_size=len(real))
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, "val")
