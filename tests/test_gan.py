@@ -279,3 +279,59 @@ def test_step_metrics_reach_the_logger_every_n_steps(tmp_path):
     assert [int(row[header.index("step")]) for row in logged] == [1, 3, 5, 7, 9, 11]
     # n_critic = 2: after critic steps 1, 3, 5, ... the generator has stepped 0, 1, 2, ... times
     assert [float(row[header.index("train/generator_step")]) for row in logged] == [0, 1, 2, 3, 4, 5]
+
+
+# -- exact resume (issue 7) -----------------------------------------------------------------
+class KillAtBatch(L.Callback):
+    """Raises KeyboardInterrupt, as Ctrl-C would, after ``critic_steps`` critic updates."""
+
+    def __init__(self, critic_steps: int = 10):
+        self.critic_steps = critic_steps
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if module.critic_steps == self.critic_steps:
+            raise KeyboardInterrupt
+
+
+def _resume_args(run_dir: Path, epochs: int) -> list[str]:
+    # WGAN-GP (n_critic = 5) with an EMA of the generator, 7 batches per epoch: every epoch
+    # boundary falls inside an n_critic cycle.
+    return [
+        "fit", "--config", str(CONFIGS / "quickstart" / "wgan_gp_grid.yaml"), "--run_dir", str(run_dir),
+        "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.deterministic=true",
+        f"--trainer.max_epochs={epochs}", "--trainer.limit_train_batches=7", "--trainer.limit_val_batches=1",
+        "--trainer.num_sanity_val_steps=0", "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false", "--trainer.log_every_n_steps=3",
+        "--data.init_args.num_samples=640", "--data.init_args.batch_size=32", "--data.init_args.val_samples=100",
+        "--model.init_args.ema_decay=0.9",
+        "--model.init_args.generator.init_args.hidden=[32, 32]",
+        "--model.init_args.discriminator.init_args.hidden=[32, 32]",
+    ]
+
+
+def test_gan_stopped_mid_cycle_and_resumed_equals_an_uninterrupted_run(tmp_path):
+    """n_critic = 5: stopped at the end of epoch 0 (7 critic steps, 1 generator step) and killed
+    in epoch 1 after 10 critic steps (2 generator steps: mid-cycle, mid-epoch), then resumed
+    twice; the networks, the EMA, the optimizers' moments and the step counters equal those of
+    one uninterrupted run."""
+    reference = run(_resume_args(tmp_path / "reference", epochs=3))
+    assert (reference.model.critic_steps, reference.model.generator_steps) == (21, 4)
+    assert reference.trainer.global_step == 25  # optimizer steps: critic + generator
+
+    run_dir = tmp_path / "resumed"
+    first = run(_resume_args(run_dir, epochs=1))
+    assert (first.model.critic_steps, first.model.generator_steps) == (7, 1)
+    with pytest.raises(SystemExit):  # killed: interrupted.ckpt
+        run([*_resume_args(run_dir, epochs=3), "--ckpt_path", str(run_dir / "checkpoints/last.ckpt"),
+             "--trainer.callbacks+=test_gan.KillAtBatch", "--trainer.callbacks.init_args.critic_steps=10"])
+    resumed = run([*_resume_args(run_dir, epochs=3), "--ckpt_path", str(run_dir / "checkpoints/interrupted.ckpt")])
+    assert (resumed.model.critic_steps, resumed.model.generator_steps) == (21, 4)
+    assert resumed.trainer.global_step == 25
+
+    expected, got = reference.model.state_dict(), resumed.model.state_dict()
+    assert expected.keys() == got.keys() and any(k.startswith("generator_ema.") for k in got)
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    for opt_ref, opt_got in zip(reference.trainer.optimizers, resumed.trainer.optimizers, strict=True):
+        for state_ref, state_got in zip(opt_ref.state_dict()["state"].values(), opt_got.state_dict()["state"].values(), strict=True):
+            assert torch.equal(state_ref["exp_avg_sq"], state_got["exp_avg_sq"])
