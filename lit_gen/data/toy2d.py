@@ -57,7 +57,9 @@ def ring_mixture(num_modes: int = 8, radius: float = 1.0, sigma: float = 0.01) -
     return GaussianMixture2D(means.float(), sigma)
 
 
-def grid_mixture(grid_size: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> GaussianMixture2D:
+def grid_mixture(
+    grid_size: int = 5, spacing: float = 2.0, sigma: float = 0.05
+) -> GaussianMixture2D:
     """``grid_size**2`` Gaussians on a square grid centered at 0 (``{-4, -2, 0, 2, 4}^2`` by
     default)."""
     coords = (torch.arange(grid_size, dtype=torch.float64) - (grid_size - 1) / 2) * spacing
