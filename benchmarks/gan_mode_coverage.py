@@ -136,7 +136,11 @@ def run_one(variant: str, kind: str, seed: int, epochs: int, samples: int, workd
         "batch_size": cli.datamodule.batch_size,
         "wall_s": wall,
         "cpu_s": cpu,
-        "samples": cli.model.sample(2500, generator=torch.Generator().manual_seed(0)).tolist()
+        "samples": cli.model.sample(2500, generator=torch.Generator().manual_seed(0))
+        .mul(1e4)
+        .round()
+        .div(1e4)
+        .tolist()
         if seed == 0
         else None,
     }
