@@ -3,10 +3,12 @@
     lit-gen fit --config configs/quickstart/vae.yaml
     lit-gen fit --config configs/vae.yaml --config configs/trainer/gpu.yaml --model.init_args.beta=4
     lit-gen test --config configs/quickstart/vae.yaml --ckpt_path runs/vae/version_0/checkpoints/last.ckpt
+    lit-gen predict --config configs/quickstart/cyclegan.yaml --ckpt_path .../last.ckpt --data.init_args.predict_dir=images/
 
 Every run writes to one run directory (``--run_dir``, default ``runs/<name>/version_<N>``):
 ``config.yaml`` (the full resolved config), ``metrics.csv``, ``checkpoints/`` (``last.ckpt``
-and one per epoch as configured) and ``images/`` (sample and reconstruction grids).
+and one per epoch as configured) and ``images/`` (sample and reconstruction grids);
+``predict`` writes its images to ``predictions/``.
 Under SLURM the default is ``runs/<name>/slurm_<job id>``, stable across requeues, so a
 requeued job finds its checkpoint. The data module's ``data_shape``, ``value_range`` and
 ``num_classes`` are linked into the model, so configs never repeat them.
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint, OnExceptionCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -27,6 +30,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 import lit_gen.data  # noqa: F401  (registers the data modules as known subclasses)
 import lit_gen.models  # noqa: F401  (registers the models as known subclasses)
 from lit_gen.callbacks.images import ImageGrids
+from lit_gen.callbacks.predictions import PredictionWriter
 from lit_gen.errors import ConfigurationError, UserError
 
 RUN_DIR_ENV = "LIT_GEN_RUN_DIR"
@@ -136,6 +140,8 @@ class LitGenCLI(LightningCLI):
                 callbacks.append(OnExceptionCheckpoint(os.path.join(run_dir, "checkpoints"), "interrupted"))
             if not any(isinstance(c, ImageGrids) for c in callbacks):
                 callbacks.append(ImageGrids())
+            if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in callbacks):
+                callbacks.append(PredictionWriter())  # predicted images -> <run_dir>/predictions
             kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
@@ -154,9 +160,16 @@ def run(args: list[str] | None = None) -> LitGenCLI:
     previous = os.environ.get(RUN_DIR_ENV)
     try:
         return LitGenCLI(L.LightningModule, L.LightningDataModule, args=args)
-    except UserError as error:
-        print(f"lit-gen: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
+    except (UserError, ValueError) as error:
+        # jsonargparse wraps errors raised while instantiating a subclass-mode model in a
+        # ValueError ("Does not validate against any of the Union subtypes"): find ours.
+        user_error = error
+        while user_error is not None and not isinstance(user_error, UserError):
+            user_error = user_error.__cause__ or user_error.__context__
+        if user_error is None:
+            raise
+        print(f"lit-gen: error: {user_error}", file=sys.stderr)
+        raise SystemExit(2) from user_error
     finally:
         if previous is None:
             os.environ.pop(RUN_DIR_ENV, None)
