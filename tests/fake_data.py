@@ -98,7 +98,7 @@ def write_unpaired_images(root: Path, name: str = "tiny", counts=(("trainA", 5),
 
 
 _TRANSLATION_OVERRIDES = [
-    "--data.init_args.dataset=tiny", "--data.init_args.download=false", "--data.init_args.image_size=32",
+    "--data.init_args.dataset=tiny", "--data.init_args.download=false", "--data.init_args.image_size=24",
     "--data.init_args.num_workers=0",
 ]
 

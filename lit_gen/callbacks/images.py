@@ -69,12 +69,14 @@ class ImageGrids(L.Callback):
     def on_validation_epoch_end(self, trainer, pl_module):
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        self.write(trainer, pl_module)
+        # trainer.log_dir broadcasts under DDP: every rank must ask, not only rank 0 in write().
+        self.write(trainer, pl_module, os.path.join(trainer.log_dir or trainer.default_root_dir, "images"))
 
     @rank_zero_only
     @torch.no_grad()
-    def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Make and save every grid now."""
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule, folder: str | None = None) -> None:
+        """Make and save every grid now (into ``folder``, default ``<log_dir>/images``; on a
+        single process only: under DDP, compute ``folder`` on every rank first)."""
         if len(getattr(pl_module, "data_shape", ())) != 3:
             return  # not images (e.g. 2-D toy data): the module draws its own figures
         was_training = pl_module.training
@@ -94,7 +96,7 @@ class ImageGrids(L.Callback):
                     grids[name] = (rows, n)
         if was_training:
             pl_module.train()
-        folder = os.path.join(trainer.log_dir or trainer.default_root_dir, "images")
+        folder = folder or os.path.join(trainer.log_dir or trainer.default_root_dir, "images")
         os.makedirs(folder, exist_ok=True)
         for name, (batch, nrow) in grids.items():
             images = pl_module.to_unit_range(batch.float()).cpu()

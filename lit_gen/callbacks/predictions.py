@@ -37,11 +37,12 @@ class PredictionWriter(BasePredictionWriter):
         super().__init__(write_interval="batch")
         self.output_dir = output_dir
         self.written: list[str] = []
+        self._folder = ""
 
-    def folder(self, trainer: L.Trainer) -> str:
-        folder = self.output_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "predictions")
-        os.makedirs(folder, exist_ok=True)
-        return folder
+    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Resolved on every rank (trainer.log_dir broadcasts under DDP).
+        self._folder = self.output_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "predictions")
+        os.makedirs(self._folder, exist_ok=True)
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
         if isinstance(prediction, dict) and "images" in prediction:
@@ -52,7 +53,7 @@ class PredictionWriter(BasePredictionWriter):
         else:
             return
         to_unit = getattr(pl_module, "to_unit_range", lambda x: x.clamp(0, 1))
-        folder = self.folder(trainer)
+        folder = self._folder
         for image, name in zip(to_unit(images.float()).cpu(), names, strict=True):
             path = os.path.join(folder, f"{name}.png")
             save_png(image, path)

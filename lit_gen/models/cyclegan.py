@@ -286,7 +286,7 @@ class CycleGAN(GenerativeModule):
                 f"{stage}/cycle_a": l1_loss(self.translate(fake_b, "BtoA"), real_a),
                 f"{stage}/cycle_b": l1_loss(self.translate(fake_a, "AtoB"), real_b),
             },
-            on_epoch=True, batch_size=len(real_a),
+            on_epoch=True, batch_size=len(real_a), sync_dist=True,
         )
 
     def validation_step(self, batch, batch_idx: int) -> None:

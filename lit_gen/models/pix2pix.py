@@ -195,7 +195,7 @@ class Pix2Pix(GenerativeModule):
                 f"{stage}/l1": l1_loss(fake_b, real_b),
                 f"{stage}/psnr": psnr(self.to_unit_range(fake_b), self.to_unit_range(real_b)).mean(),
             },
-            on_epoch=True, batch_size=len(real_a),
+            on_epoch=True, batch_size=len(real_a), sync_dist=True,
         )
 
     def validation_step(self, batch, batch_idx: int) -> None:
