@@ -68,10 +68,10 @@ class _InMemoryVisionDataModule(ImageDataModule):
 
     def _not_found(self, missing: list[str], reason: str) -> DatasetNotFoundError:
         return DatasetNotFoundError(
-            f"{self.name} not found: {reason}. Expected the files {', '.join(self.files)} in "
-            f"{self.data_dir} (missing: {', '.join(missing)}). Either run once with "
-            f"data.init_args.download=true on a machine with internet, or copy a downloaded "
-            f"copy there and set data.init_args.root to its parent directory."
+            f"{self.name} not found in {self.data_dir} (missing: {', '.join(missing)}); {reason}. "
+            f"Either set data.init_args.download=true on a machine with internet, or copy the "
+            f"files {', '.join(self.files)} there (data.init_args.root is the directory that "
+            f"contains {self.folder})."
         )
 
     def prepare_data(self) -> None:
@@ -79,12 +79,14 @@ class _InMemoryVisionDataModule(ImageDataModule):
         if not missing:
             return
         if not self.download:
-            raise self._not_found(missing, "download=false")
+            raise self._not_found(missing, "downloading is disabled (download=false)")
         try:
             self._download()
         except Exception as error:  # torchvision raises RuntimeError/URLError/OSError offline
+            detail = [line.strip() for line in str(error).splitlines() if line.strip()]
             raise self._not_found(
-                self.missing_files() or missing, f"the download failed ({type(error).__name__}: {error})"
+                self.missing_files() or missing,
+                f"the download failed ({type(error).__name__}: {detail[-1] if detail else 'no detail'})",
             ) from error
 
     def setup(self, stage: str | None = None) -> None:
@@ -92,7 +94,7 @@ class _InMemoryVisionDataModule(ImageDataModule):
             return
         missing = self.missing_files()
         if missing:
-            raise self._not_found(missing, "files are missing (prepare_data did not fetch them)")
+            raise self._not_found(missing, "prepare_data did not fetch them")
         try:
             train_images, train_labels, test_images, test_labels = self._load()
         except (OSError, ValueError, AssertionError, RuntimeError, pickle.UnpicklingError, KeyError, EOFError) as error:

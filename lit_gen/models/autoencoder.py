@@ -113,10 +113,13 @@ class AutoEncoder(GenerativeModule):
         return {"loss": error, "recon": error}
 
     def _log_terms(self, stage: str, terms: dict[str, Tensor]) -> None:
-        scalars = {f"{stage}/{k}": v.detach() for k, v in terms.items() if k != "loss"}
-        on_step = stage == "train"
-        self.log_dict(scalars, on_step=on_step, on_epoch=not on_step, prog_bar=False)
-        self.log(f"{stage}/loss", terms["loss"].detach(), on_step=on_step, on_epoch=not on_step, prog_bar=True)
+        metrics = {f"{stage}/{k}": v for k, v in terms.items()}
+        if stage == "train":
+            self.log_step_metrics(metrics, prog_bar=["train/loss"])
+        else:
+            loss = metrics.pop(f"{stage}/loss")
+            self.log_dict({k: v.detach() for k, v in metrics.items()}, on_epoch=True)
+            self.log(f"{stage}/loss", loss.detach(), on_epoch=True, prog_bar=True)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, _ = batch

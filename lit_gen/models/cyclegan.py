@@ -166,9 +166,7 @@ class CycleGAN(GenerativeModule):
         init_std: float = 0.02,
     ):
         super().__init__(data_shape, value_range)
-        # num_classes: the CLI links it into every model and Lightning would record it, so that
-        # `--ckpt_path` (test, predict, resume) would pass it back to an __init__ without it.
-        self.save_hyperparameters(ignore=["adversarial", "optimizer_g", "optimizer_d", "num_classes"])
+        self.save_hyperparameters(ignore=["adversarial", "optimizer_g", "optimizer_d"])
         self.automatic_optimization = False
         if len(self.data_shape) != 3:
             raise ConfigurationError(f"CycleGAN translates images (C, H, W); got data_shape {self.data_shape}")

@@ -91,9 +91,7 @@ class Pix2Pix(GenerativeModule):
         inference: Literal["train", "eval"] = "train",
     ):
         super().__init__(data_shape, value_range)
-        # num_classes: the CLI links it into every model and Lightning would record it, so that
-        # `--ckpt_path` (test, predict, resume) would pass it back to an __init__ without it.
-        self.save_hyperparameters(ignore=["adversarial", "optimizer_g", "optimizer_d", "num_classes"])
+        self.save_hyperparameters(ignore=["adversarial", "optimizer_g", "optimizer_d"])
         self.automatic_optimization = False
         if len(self.data_shape) != 3:
             raise ConfigurationError(f"Pix2Pix translates images (C, H, W); got data_shape {self.data_shape}")

@@ -61,6 +61,8 @@ class VAE(GenerativeModule):
         lr_scheduler: optional scheduler factory, stepped every epoch.
     """
 
+    evaluation_hparams = ("iw_samples",)
+
     def __init__(
         self,
         data_shape: Sequence[int] = (1, 8, 8),
@@ -170,9 +172,12 @@ class VAE(GenerativeModule):
         x, labels = batch
         terms = {k: v.mean() for k, v in self.elbo_terms(x, labels).items()}
         loss = terms["recon"] + self.beta * terms["kl"]
-        on_step = stage == "train"
-        self.log_dict({f"{stage}/{k}": v.detach() for k, v in terms.items()}, on_step=on_step, on_epoch=not on_step)
-        self.log(f"{stage}/loss", loss.detach(), on_step=on_step, on_epoch=not on_step, prog_bar=True)
+        metrics = {f"{stage}/{k}": v for k, v in terms.items()}
+        metrics[f"{stage}/loss"] = loss
+        if stage == "train":
+            self.log_step_metrics(metrics, prog_bar=["train/loss"])
+        else:
+            self.log_dict({k: v.detach() for k, v in metrics.items()}, on_epoch=True, prog_bar=False)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
