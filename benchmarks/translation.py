@@ -102,12 +102,18 @@ def fit_quickstart(config: str, overrides: list[str], run_dir: str):
     return cli.model.eval(), cli.datamodule, time.perf_counter() - start
 
 
-def scores(output, target, source_labels, classifier) -> dict:
-    """PSNR (dB), L1 and label preservation of [0, 1] outputs."""
+def scores(output, target, source_labels, classifier, reference) -> dict:
+    """PSNR (dB), L1, label preservation and FID of [0, 1] outputs."""
+    from lit_gen.metrics import DIGITS_EXTRACTOR, FidelityEvaluator
+
+    evaluator = FidelityEvaluator(DIGITS_EXTRACTOR, metrics=("fid",), cache=False, device="cpu")
+    result = evaluator.evaluate(output, reference, value_range=(0.0, 1.0), generated_description="translated test images")
     return {
         "psnr": float(psnr(output, target).mean()),
         "l1": float((output - target).abs().mean()),
         "label_acc": label_preservation(classifier, output, source_labels),
+        "fid": float(result.metrics["fid"]),
+        "fid_protocol": result.protocol,
     }
 
 
@@ -145,12 +151,19 @@ def quality_cyclegan(args) -> dict:
         "identity": (real_a, real_b),
         "input-ignoring (random target image)": (random_b, random_a),
     }
+    from lit_gen.metrics import datamodule_reference
+
+    reference = {d: datamodule_reference(dm, "test", domain=d) for d in "AB"}
+    rows["real target images (val split)"] = (unit(dm.val_set.images_b), unit(dm.val_set.images_a))
     table = {}
     for name, (ab, ba) in rows.items():
         table[name] = {
-            "AtoB": scores(ab, real_b, test.labels_a, clf_b),
-            "BtoA": scores(ba, real_a, test.labels_b, clf_a),
+            "AtoB": scores(ab, real_b, test.labels_a, clf_b, reference["B"]),
+            "BtoA": scores(ba, real_a, test.labels_b, clf_a, reference["A"]),
         }
+        if name.startswith("real target"):  # not translations of the test images: FID only
+            for row in table[name].values():
+                row.update(psnr=float("nan"), l1=float("nan"), label_acc=float("nan"))
     return {"table": table, "classifier_ceiling": ceiling, "train_seconds": seconds,
             "overrides": args.cyclegan_overrides, "n_test": len(real_a)}
 
@@ -186,7 +199,12 @@ def quality_pix2pix(args) -> dict:
         "identity": edges,
         "input-ignoring (random target image)": train_digits[torch.randint(len(train_digits), (len(edges),), generator=gen)],
     }
-    table = {name: scores(out, digits, test.labels_a, clf) for name, out in rows.items()}
+    from lit_gen.metrics import datamodule_reference
+
+    reference = datamodule_reference(dm, "test", domain="B")
+    table = {name: scores(out, digits, test.labels_a, clf, reference) for name, out in rows.items()}
+    real = scores(unit(dm.val_set.images_b), digits[: len(dm.val_set)], test.labels_a[: len(dm.val_set)], clf, reference)
+    table["real target images (val split)"] = {**real, "psnr": float("nan"), "l1": float("nan"), "label_acc": float("nan")}
     return {"table": table, "classifier_ceiling": ceiling, "train_seconds": seconds,
             "overrides": args.pix2pix_overrides, "eval_batch": batch, "n_test": len(edges)}
 
@@ -272,6 +290,10 @@ def cost(args) -> list[dict]:
 
 
 # -- report ---------------------------------------------------------------------------------
+def fmt(value: float, digits: int) -> str:
+    return "-" if value != value else f"{value:.{digits}f}"  # NaN: not applicable
+
+
 def markdown(results: dict) -> str:
     lines = []
     if "cyclegan" in results:
@@ -279,19 +301,21 @@ def markdown(results: dict) -> str:
         lines += [f"CycleGAN, digits (A) <-> thinned digits (B), 16 px, {r['n_test']} test images "
                   f"(trained {r['train_seconds'] / 60:.1f} min; classifier ceiling A {r['classifier_ceiling']['A']:.3f}, "
                   f"B {r['classifier_ceiling']['B']:.3f}):", "",
-                  "| method | A->B PSNR (dB) | A->B label acc | B->A PSNR (dB) | B->A label acc |",
-                  "|---|---|---|---|---|"]
+                  "| method | A->B PSNR (dB) | A->B label acc | A->B FID | B->A PSNR (dB) | B->A label acc | B->A FID |",
+                  "|---|---|---|---|---|---|---|"]
         for name, row in r["table"].items():
-            lines.append(f"| {name} | {row['AtoB']['psnr']:.2f} | {row['AtoB']['label_acc']:.3f} | "
-                         f"{row['BtoA']['psnr']:.2f} | {row['BtoA']['label_acc']:.3f} |")
+            ab, ba = row["AtoB"], row["BtoA"]
+            lines.append(f"| {name} | {fmt(ab['psnr'], 2)} | {fmt(ab['label_acc'], 3)} | {fmt(ab['fid'], 1)} | "
+                         f"{fmt(ba['psnr'], 2)} | {fmt(ba['label_acc'], 3)} | {fmt(ba['fid'], 1)} |")
         lines.append("")
     if "pix2pix" in results:
         r = results["pix2pix"]
         lines += [f"pix2pix, edge map -> digit, 16 px, {r['n_test']} test images (trained "
                   f"{r['train_seconds'] / 60:.1f} min; classifier ceiling {r['classifier_ceiling']:.3f}):", "",
-                  "| method | L1 | PSNR (dB) | label acc |", "|---|---|---|---|"]
+                  "| method | L1 | PSNR (dB) | label acc | FID |", "|---|---|---|---|---|"]
         for name, row in r["table"].items():
-            lines.append(f"| {name} | {row['l1']:.4f} | {row['psnr']:.2f} | {row['label_acc']:.3f} |")
+            lines.append(f"| {name} | {fmt(row['l1'], 4)} | {fmt(row['psnr'], 2)} | {fmt(row['label_acc'], 3)} | "
+                         f"{fmt(row['fid'], 1)} |")
         lines.append("")
     if "cost" in results:
         lines += ["CycleGAN cost per training step, batch 1, paper networks, 1 CPU thread:", "",

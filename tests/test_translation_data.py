@@ -18,12 +18,18 @@ import pytest
 import torch
 from PIL import Image
 
-from fake_data import write_paired_images, write_unpaired_images
-from lit_gen.data import DigitEdgesDataModule, DigitThinningDataModule, PairedImageDataModule, UnpairedImageDataModule
+from lit_gen.data import (
+    DigitEdgesDataModule,
+    DigitThinningDataModule,
+    PairedImageDataModule,
+    UnpairedImageDataModule,
+)
 from lit_gen.data import translation as translation_data
 from lit_gen.data.translation import Jitter, default_load_size
 from lit_gen.data.translation_digits import edge_maps, thin_digits
 from lit_gen.errors import ConfigurationError, CorruptDataError, DatasetNotFoundError
+
+from fake_data import write_paired_images, write_unpaired_images
 
 
 def write_marked_pairs(root: Path, n: int = 4, size: int = 20) -> Path:
@@ -273,3 +279,24 @@ def test_digit_edges_pairs():
     assert torch.equal(reverse.val_set.images_a, dm.val_set.images_b)
     with pytest.raises(ConfigurationError, match="val_fraction"):
         DigitEdgesDataModule(val_fraction=0.0)
+
+
+def test_reference_sets_of_each_domain(tmp_path):
+    """``reference_set(split, domain)``: the metrics' real images of one domain, unjittered."""
+    write_marked_pairs(tmp_path)
+    for direction, offset in (("AtoB", 100), ("BtoA", -100)):
+        dm = PairedImageDataModule(dataset="pairs", root=str(tmp_path), download=False, image_size=16,
+                                   load_size=20, direction=direction, value_range=(0.0, 1.0), num_workers=0)
+        a, b = dm.reference_set("train", "A"), dm.reference_set("train", "B")
+        assert len(a) == len(b) == 4
+        assert torch.allclose(b[1] - a[1], torch.full((3, 16, 16), offset / 255), atol=1e-6)
+        assert torch.equal(a[1], dm.val_set[1][0])  # same as the validation inputs
+    write_unpaired_images(tmp_path, name="h2z")
+    dm = UnpairedImageDataModule(dataset="h2z", root=str(tmp_path), download=False, image_size=16, num_workers=0)
+    assert [len(dm.reference_set(s, d)) for s in ("train", "test") for d in "AB"] == [5, 7, 3, 2]
+    assert dm.reference_set("val", "B")[0].shape == (3, 16, 16)
+    with pytest.raises(ConfigurationError, match="domain"):
+        dm.reference_set("test", None)
+    digits = DigitThinningDataModule(image_size=16)
+    reference = digits.reference_set("test", "B")
+    assert torch.equal(reference.images, digits.test_set.images_b) and torch.equal(reference.labels, digits.test_set.labels_b)

@@ -347,3 +347,29 @@ def test_cyclegan_ddp_two_processes(tmp_path):
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 4  # 2 batches per rank x (G step + D step)
     assert [s["last_epoch"] for s in ckpt["lr_schedulers"]] == [1, 1]
+
+
+# -- FID of translations through the evaluation layer ----------------------------------------
+def test_generative_metrics_score_both_cyclegan_directions():
+    """GenerativeMetrics translates the validation images of each domain and compares them with
+    the other domain's; a translation that returns its input scores the FID of A against B."""
+    from lit_gen.callbacks import GenerativeMetrics
+    from lit_gen.data import DigitThinningDataModule
+    from lit_gen.metrics import DIGITS_EXTRACTOR
+
+    data = DigitThinningDataModule(image_size=16, batch_size=8)
+    model = CycleGAN(data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1)
+    callback = GenerativeMetrics(metrics=["fid"], feature_extractor=DIGITS_EXTRACTOR, batch_size=200)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[callback], limit_val_batches=1)
+    trainer.validate(model, datamodule=data)
+    result = callback.last_results["val"]
+    assert {"fid_a2b", "fid_b2a"} <= set(result["metrics"])
+    assert result["protocol"]["a2b"]["reference"] == "DigitThinningDataModule val split, domain B"
+    assert result["protocol"]["a2b"]["num_generated"] == len(data.val_set)
+
+    model.gen_ab = model.gen_ba = nn.Identity()  # untranslated images: FID(A, B) both ways
+    trainer.validate(model, datamodule=data)
+    untranslated = callback.last_results["val"]["metrics"]
+    assert untranslated["fid_a2b"] == pytest.approx(untranslated["fid_b2a"], rel=1e-3)
+    assert untranslated["fid_a2b"] > 1.0

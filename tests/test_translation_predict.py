@@ -10,9 +10,10 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
-from fake_data import write_unpaired_images
 from lit_gen.cli import run
 from lit_gen.data import UnpairedImageDataModule
+
+from fake_data import write_unpaired_images
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "quickstart"
 FAST = [

@@ -175,6 +175,36 @@ class ImageListDataset(Dataset):
         return {"real": to_value_range(image, self.value_range), "name": self.names[index], "direction": self.direction}
 
 
+class DomainImages(Dataset):
+    """The images of one domain, resized without jitter: the reference set of the metrics
+    (``reference_set(split, domain)``). Paired data takes one half of each pair."""
+
+    def __init__(self, paths: list[Path], mode: str, image_size: int, value_range, half: int | None = None):
+        self.paths = paths
+        self.mode = mode
+        self.resize = Jitter(image_size, image_size, flip=False, train=False)
+        self.value_range = value_range
+        self.half = half  # 0: left half, 1: right half, None: the whole file
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> Tensor:
+        image = _read(self.paths[index], self.mode)
+        if self.half is not None:
+            width = image.shape[-1] // 2
+            image = image[..., width * self.half : width * (self.half + 1)]
+        (image,) = self.resize(image)
+        return to_value_range(image, self.value_range)
+
+
+def check_domain(split: str, domain: str | None, domains: tuple[str, ...] = ("A", "B")) -> None:
+    if split not in ("train", "val", "test"):
+        raise ConfigurationError(f"split must be 'train', 'val' or 'test', got {split!r}")
+    if domain not in domains:
+        raise ConfigurationError(f"domain must be one of {', '.join(domains)}, got {domain!r}")
+
+
 def image_files(folder: Path, what: str) -> list[Path]:
     """The images in ``folder``, or a ``DatasetNotFoundError`` naming it (missing or empty)."""
     if not folder.is_dir():
@@ -244,6 +274,7 @@ class _TranslationFolderDataModule(ImageDataModule):
         self.mode = "L" if channels == 1 else "RGB"
         self.predict_dir = predict_dir
         self.predict_set: Dataset | None = None
+        self.files: dict[str, list[Path]] = {}
         self._data_shape = (channels, image_size, image_size)
         self._num_classes = 0
 
@@ -354,11 +385,19 @@ class PairedImageDataModule(_TranslationFolderDataModule):
             raise self._not_found(f"{self.folder} has neither val/ nor test/")
         val = image_files(self.folder / held_out[0], f"{self.dataset} {held_out[0]} pairs")
         test = image_files(self.folder / held_out[-1], f"{self.dataset} {held_out[-1]} pairs")
+        self.files = {"train": train, "val": val, "test": test}
         train_jitter = Jitter(self.image_size, self.load_size, self.flip, train=True)
         plain = Jitter(self.image_size, self.image_size, flip=False, train=False)
         self.train_set = PairedImageDataset(train, self.mode, train_jitter, self.direction, self.value_range)
         self.val_set = PairedImageDataset(val, self.mode, plain, self.direction, self.value_range)
         self.test_set = PairedImageDataset(test, self.mode, plain, self.direction, self.value_range)
+
+    def reference_set(self, split: str, domain: str | None = None) -> DomainImages:
+        """Domain ``A`` (the input side, after ``direction``) or ``B`` images of a split, unjittered."""
+        check_domain(split, domain)
+        self.setup()
+        left = (domain == "A") == (self.direction == "AtoB")
+        return DomainImages(self.files[split], self.mode, self.image_size, self.value_range, half=0 if left else 1)
 
 
 class UnpairedImageDataModule(_TranslationFolderDataModule):
@@ -424,9 +463,17 @@ class UnpairedImageDataModule(_TranslationFolderDataModule):
         if val_split == "val":
             for domain in "AB":
                 files["val" + domain] = image_files(self.folder / f"val{domain}", f"{self.dataset} domain {domain} (val)")
+        self.files = {**files, **{"val" + d: files[val_split + d] for d in "AB"}}
         train_jitter = Jitter(self.image_size, self.load_size, self.flip, train=True)
         plain = Jitter(self.image_size, self.image_size, flip=False, train=False)
         self.train_set = UnpairedImageDataset(files["trainA"], files["trainB"], self.mode, train_jitter, self.value_range, random_b=True)
         self.val_set = UnpairedImageDataset(files[val_split + "A"], files[val_split + "B"], self.mode, plain, self.value_range, random_b=False)
         self.test_set = UnpairedImageDataset(files["testA"], files["testB"], self.mode, plain, self.value_range, random_b=False)
+
+    def reference_set(self, split: str, domain: str | None = None) -> DomainImages:
+        """The images of domain ``A`` or ``B`` of a split, unjittered (``val``: valA/valB or the
+        test folders)."""
+        check_domain(split, domain)
+        self.setup()
+        return DomainImages(self.files[split + domain], self.mode, self.image_size, self.value_range)
 

@@ -26,9 +26,9 @@ from scipy import ndimage
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from lit_gen.data.base import ImageDataModule, collate_batch, stratified_split
+from lit_gen.data.base import ImageDataModule, TensorImageDataset, collate_batch, stratified_split
 from lit_gen.data.digits import load_digit_images
-from lit_gen.data.translation import DIRECTIONS, predict_images
+from lit_gen.data.translation import DIRECTIONS, check_domain, predict_images
 from lit_gen.errors import ConfigurationError
 
 
@@ -132,6 +132,15 @@ class _DigitTranslationDataModule(ImageDataModule):
             labels, [1 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction], self.split_seed
         )
         return images, labels, parts
+
+    def reference_set(self, split: str, domain: str | None = None) -> TensorImageDataset:
+        """The images (and labels) of domain ``A`` or ``B`` of a split (the metrics' reference)."""
+        check_domain(split, domain)
+        self.setup()
+        dataset = getattr(self, f"{split}_set")
+        if domain == "A":
+            return TensorImageDataset(dataset.images_a, dataset.labels_a)
+        return TensorImageDataset(dataset.images_b, dataset.labels_b)
 
     def to_range(self, images: Tensor) -> Tensor:
         """[0, 1] -> ``value_range``."""

@@ -34,7 +34,12 @@ from torch import Tensor, nn
 
 from lit_gen.errors import ConfigurationError
 from lit_gen.losses.adversarial import AdversarialLoss
-from lit_gen.losses.translation import CycleGANLeastSquares, cycle_consistency_loss, identity_loss, l1_loss
+from lit_gen.losses.translation import (
+    CycleGANLeastSquares,
+    cycle_consistency_loss,
+    identity_loss,
+    l1_loss,
+)
 from lit_gen.models.base import GenerativeModule
 from lit_gen.models.image_translation import linear_decay_schedulers, paper_adam
 from lit_gen.nets.patchgan import PatchGANDiscriminator, check_patchgan_size
@@ -260,9 +265,8 @@ class CycleGAN(GenerativeModule):
             d_loss_b = self.discriminator_loss(self.disc_b, real_b, self.pool_b.query(fake_b))
             self.update(opt_d, d_loss_a + d_loss_b)
 
-        logs = {f"train/{k}": v.detach() for k, v in terms.items()}
-        logs.update({"train/d_loss_a": d_loss_a.detach(), "train/d_loss_b": d_loss_b.detach()})
-        self.log_dict(logs, on_step=True, on_epoch=True)
+        logs = {f"train/{k}": v for k, v in terms.items()}
+        self.log_step_metrics({**logs, "train/d_loss_a": d_loss_a, "train/d_loss_b": d_loss_b})
 
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():
@@ -298,6 +302,13 @@ class CycleGAN(GenerativeModule):
         direction = batch.get("direction", ["AtoB"])
         direction = direction[0] if isinstance(direction, list | tuple) else direction
         return {"images": self.translate(batch["real"], direction), "names": batch["name"]}
+
+    # -- evaluation protocol of lit_gen.callbacks.GenerativeMetrics (FID of translations) --------
+    translation_directions = (("A", "B"), ("B", "A"))
+
+    def translate_for_metrics(self, images: Tensor, direction: tuple[str, str]) -> Tensor:
+        """Images of domain ``direction[0]`` translated to ``direction[1]``."""
+        return self.translate(images, f"{direction[0]}to{direction[1]}")
 
     def extra_images(self, images: Tensor, others: Tensor, generator=None) -> dict[str, Tensor]:
         """Rows: a, G(a), F(G(a)), b, F(b), G(F(b)) (the first validation batch's images)."""

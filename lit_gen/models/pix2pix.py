@@ -70,6 +70,9 @@ class Pix2Pix(GenerativeModule):
             ``eval`` (dropout off, running statistics) for validation, test, prediction and grids.
     """
 
+    #: ``lit-gen test/predict --ckpt_path`` may change these (they do not affect the weights).
+    evaluation_hparams = ("inference",)
+
     def __init__(
         self,
         data_shape: Sequence[int] = (3, 256, 256),
@@ -168,10 +171,7 @@ class Pix2Pix(GenerativeModule):
             terms = self.generator_loss(real_a, real_b, fake_b)
             self.update(opt_g, terms["g_loss"])
 
-        self.log_dict(
-            {"train/d_loss": d_loss.detach(), **{f"train/{k}": v.detach() for k, v in terms.items()}},
-            on_step=True, on_epoch=True, prog_bar=False,
-        )
+        self.log_step_metrics({"train/d_loss": d_loss, **{f"train/{k}": v for k, v in terms.items()}})
 
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():
@@ -205,6 +205,15 @@ class Pix2Pix(GenerativeModule):
     def predict_step(self, batch, batch_idx: int) -> dict:
         """Translate ``batch["real"]`` (a folder of input images); returns the outputs and names."""
         return {"images": self.translate(batch["real"]), "names": batch["name"]}
+
+    # -- evaluation protocol of lit_gen.callbacks.GenerativeMetrics (FID of translations) --------
+    translation_directions = (("A", "B"),)
+
+    def translate_for_metrics(self, images: Tensor, direction: tuple[str, str]) -> Tensor:
+        """Input images (domain A) translated to the output domain B."""
+        if tuple(direction) != ("A", "B"):
+            raise ConfigurationError(f"Pix2Pix translates A (input) to B (output), not {direction}")
+        return self.translate(images)
 
     def extra_images(self, images: Tensor, targets: Tensor, generator=None) -> dict[str, Tensor]:
         """Rows: inputs, translations, targets (the first validation batch's images)."""
