@@ -1,28 +1,33 @@
 """Image-to-image translation benchmark: CycleGAN and pix2pix on the embedded digit tasks, with
 baselines in the same table, and CycleGAN's cost per step at 64/128/256 px.
 
-    python benchmarks/translation.py quality   # train both quickstart models, score them (minutes)
+    python benchmarks/translation.py quality   # train both quickstart models, score them
+    python benchmarks/translation.py cyclegan --cyclegan-override=--trainer.max_epochs=30 ...
+    python benchmarks/translation.py cyclegan --cyclegan-ckpt runs/.../last.ckpt   # score a run
     python benchmarks/translation.py cost      # CycleGAN step time and peak memory vs image size
-    python benchmarks/translation.py all
 
-Protocol (quality): the test split of the digits (270 images, stratified, seed 0), 16 px.
+Protocol (quality): the test split of the digits (269 images, stratified, seed 0), 16 px.
 * CycleGAN, digits (A) <-> thinned digits (B, 3x3 grey erosion): PSNR of G(a) against thin(a)
-  and of F(b) against the original digit of b (the known answers), and label preservation:
-  the accuracy, against the source's label, of a classifier trained on the *target* domain's
-  training split. Baselines: identity (output = input) and an input-ignoring generator (a
-  uniformly drawn training image of the target domain).
+  and of F(b) against the original digit of b (the known answers), label preservation (the
+  accuracy, against the source's label, of a classifier trained on the *target* domain's training
+  split) and FID against the target domain's test images. Baselines: identity (output = input)
+  and an input-ignoring generator (a uniformly drawn training image of the target domain); the
+  FID of real held-out target images (the validation split) is the floor.
 * pix2pix, edge map (A) -> digit (B): L1 and PSNR against the true digit, label accuracy of the
-  digit classifier. Baselines: identity, input-ignoring (random training digit) and
+  digit classifier, FID. Baselines: identity, input-ignoring (random training digit) and
   nearest-neighbour retrieval (the training digit whose edge map is nearest in L2).
 PSNR is per image on [0, 1] images (data range 1), averaged; L1 is the mean absolute error on
-[0, 1] images. The classifiers are small CNNs trained here on the training split (their accuracy
-on real test images of their domain is reported as the ceiling of label preservation).
+[0, 1] images. The label classifiers are lit-gen's digits CNN trained here, with the recipe of the
+shipped digits classifier, on each domain's training split; their accuracy on real test images of
+their domain is reported as the ceiling of label preservation. FID: lit-gen's evaluation layer
+(torch-fidelity) with the ``lit-gen-digits`` extractor, translated test images against the target
+domain's test images (N = 269 each; FID is biased upwards at small N: compare within a table).
 
 Protocol (cost): paper networks (ResNet generators with 6 blocks below 256 px and 9 at 256 px,
 70x70 PatchGANs, instance norm, identity loss, pool 50), batch 1, random images, one CPU thread.
 Per-step time of lit-gen's ``CycleGAN.training_step`` under the Lightning Trainer, and of a plain
 PyTorch loop doing the same updates on the same networks (the official code's
-``optimize_parameters``), run in the same process one after the other; peak memory is the
+``optimize_parameters``), in the same process one after the other; peak memory is the
 process's peak resident set size (``ru_maxrss``) in a fresh process per size, and its increase
 over the process after building the model and optimizers.
 """
@@ -53,37 +58,28 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 # -- domain classifiers -----------------------------------------------------------------------
-class DigitClassifier(nn.Module):
-    """Small CNN for 16x16 grey images in [0, 1]."""
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 60, seed: int = 0) -> nn.Module:
+    """A classifier of one domain: lit-gen's digits CNN (:class:`~lit_gen.nets.classifier.DigitsCNN`)
+    trained as the shipped digits classifier is (Adam 2e-3 with a cosine schedule, batch 64, mild
+    random affine augmentation), on [0, 1] images of that domain's training split."""
+    import math
 
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * 4 * 4, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10),
-        )
+    from lit_gen.metrics.train_digits_classifier import random_affine
+    from lit_gen.nets.classifier import DigitsCNN
 
-    def forward(self, x):
-        return self.net(x)
-
-
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 40, seed: int = 0) -> DigitClassifier:
-    """Adam(1e-3), batch 64, random shifts of up to 1 pixel; images in [0, 1]."""
     torch.manual_seed(seed)
-    model = DigitClassifier()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    n = len(images)
+    generator = torch.Generator().manual_seed(seed)
+    model = DigitsCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * math.ceil(len(images) / 64))
     for _ in range(epochs):
         model.train()
-        for idx in torch.randperm(n).split(64):
-            x = images[idx]
-            dx, dy = (int(v) for v in torch.randint(-1, 2, (2,)))
-            x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-            loss = nn.functional.cross_entropy(model(x), labels[idx])
+        for idx in torch.randperm(len(images), generator=generator).split(64):
+            loss = nn.functional.cross_entropy(model(random_affine(images[idx], generator)), labels[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
     return model.eval()
 
 
@@ -92,14 +88,21 @@ def unit(images: torch.Tensor, value_range=(-1.0, 1.0)) -> torch.Tensor:
     return ((images - low) / (high - low)).clamp(0, 1)
 
 
-def fit_quickstart(config: str, overrides: list[str], run_dir: str):
-    """Train a quickstart config through the CLI; returns (model, datamodule, seconds)."""
+def fit_quickstart(config: str, overrides: list[str], checkpoint: str | None = None):
+    """Train a quickstart config through the CLI (or load a run's checkpoint); returns the model
+    and the minutes of training (``None`` for a checkpoint)."""
     from lit_gen.cli import run
 
+    if checkpoint:
+        from lit_gen.models import CycleGAN, Pix2Pix
+
+        model_class = CycleGAN if "cyclegan" in config else Pix2Pix
+        return model_class.load_from_checkpoint(checkpoint, map_location="cpu").eval(), None
     start = time.perf_counter()
-    cli = run(["fit", "--config", str(ROOT / config), "--trainer.enable_progress_bar=false",
-               "--trainer.enable_model_summary=false", "--run_dir", run_dir, *overrides])
-    return cli.model.eval(), cli.datamodule, time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as run_dir:
+        cli = run(["fit", "--config", str(ROOT / config), "--trainer.enable_progress_bar=false",
+                   "--trainer.enable_model_summary=false", "--run_dir", run_dir, *overrides])
+    return cli.model.eval(), (time.perf_counter() - start) / 60
 
 
 def scores(output, target, source_labels, classifier, reference) -> dict:
@@ -137,8 +140,7 @@ def quality_cyclegan(args) -> dict:
     real_a, real_b = unit(test.images_a), unit(test.images_b)
     ceiling = {"A": label_preservation(clf_a, real_a, test.labels_a), "B": label_preservation(clf_b, real_b, test.labels_b)}
 
-    with tempfile.TemporaryDirectory() as tmp:
-        model, _, seconds = fit_quickstart("configs/quickstart/cyclegan.yaml", args.cyclegan_overrides, tmp)
+    model, minutes = fit_quickstart("configs/quickstart/cyclegan.yaml", args.cyclegan_overrides, args.cyclegan_ckpt)
     fake_b = unit(torch.cat([model.translate(x, "AtoB") for x in test.images_a.split(64)]))
     fake_a = unit(torch.cat([model.translate(x, "BtoA") for x in test.images_b.split(64)]))
 
@@ -164,8 +166,8 @@ def quality_cyclegan(args) -> dict:
         if name.startswith("real target"):  # not translations of the test images: FID only
             for row in table[name].values():
                 row.update(psnr=float("nan"), l1=float("nan"), label_acc=float("nan"))
-    return {"table": table, "classifier_ceiling": ceiling, "train_seconds": seconds,
-            "overrides": args.cyclegan_overrides, "n_test": len(real_a)}
+    return {"table": table, "classifier_ceiling": ceiling, "train_minutes": minutes,
+            "overrides": args.cyclegan_overrides, "checkpoint": args.cyclegan_ckpt, "n_test": len(real_a)}
 
 
 @torch.no_grad()
@@ -180,8 +182,7 @@ def quality_pix2pix(args) -> dict:
     edges, digits = unit(test.images_a), unit(test.images_b)
     ceiling = label_preservation(clf, digits, test.labels_b)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        model, _, seconds = fit_quickstart("configs/quickstart/pix2pix.yaml", args.pix2pix_overrides, tmp)
+    model, minutes = fit_quickstart("configs/quickstart/pix2pix.yaml", args.pix2pix_overrides, args.pix2pix_ckpt)
     batch = args.pix2pix_eval_batch
     fake = {}
     for mode in ("train", "eval"):  # paper protocol (dropout, test-batch statistics) and eval mode
@@ -205,8 +206,8 @@ def quality_pix2pix(args) -> dict:
     table = {name: scores(out, digits, test.labels_a, clf, reference) for name, out in rows.items()}
     real = scores(unit(dm.val_set.images_b), digits[: len(dm.val_set)], test.labels_a[: len(dm.val_set)], clf, reference)
     table["real target images (val split)"] = {**real, "psnr": float("nan"), "l1": float("nan"), "label_acc": float("nan")}
-    return {"table": table, "classifier_ceiling": ceiling, "train_seconds": seconds,
-            "overrides": args.pix2pix_overrides, "eval_batch": batch, "n_test": len(edges)}
+    return {"table": table, "classifier_ceiling": ceiling, "train_minutes": minutes,
+            "overrides": args.pix2pix_overrides, "checkpoint": args.pix2pix_ckpt, "eval_batch": batch, "n_test": len(edges)}
 
 
 # -- cost at 64 / 128 / 256 px ----------------------------------------------------------------
@@ -272,8 +273,8 @@ def cost_one(size: int, steps: int) -> dict:
     lit = sum(timer.times) / len(timer.times)
     return {"size": size, "n_blocks": 9 if size >= 256 else 6, "steps_timed": steps,
             "lit_gen_s": lit, "plain_s": plain, "ratio": lit / plain,
-            "rss_after_build_mib": base, "peak_rss_mib": max(peak_plain, _peak_mib()),
-            "peak_increase_mib": peak_plain - base}
+            "rss_after_build_mib": base, "peak_rss_plain_mib": peak_plain, "peak_rss_after_lit_gen_mib": _peak_mib(),
+            "step_memory_mib": peak_plain - base}
 
 
 def cost(args) -> list[dict]:
@@ -290,6 +291,12 @@ def cost(args) -> list[dict]:
 
 
 # -- report ---------------------------------------------------------------------------------
+def trained(r: dict) -> str:
+    what = " ".join(r["overrides"]) or "the config as is"
+    when = f"trained {r['train_minutes']:.0f} min" if r["train_minutes"] is not None else f"checkpoint {r['checkpoint']}"
+    return f"{what}, {when}"
+
+
 def fmt(value: float, digits: int) -> str:
     return "-" if value != value else f"{value:.{digits}f}"  # NaN: not applicable
 
@@ -299,7 +306,7 @@ def markdown(results: dict) -> str:
     if "cyclegan" in results:
         r = results["cyclegan"]
         lines += [f"CycleGAN, digits (A) <-> thinned digits (B), 16 px, {r['n_test']} test images "
-                  f"(trained {r['train_seconds'] / 60:.1f} min; classifier ceiling A {r['classifier_ceiling']['A']:.3f}, "
+                  f"({trained(r)}; classifier ceiling A {r['classifier_ceiling']['A']:.3f}, "
                   f"B {r['classifier_ceiling']['B']:.3f}):", "",
                   "| method | A->B PSNR (dB) | A->B label acc | A->B FID | B->A PSNR (dB) | B->A label acc | B->A FID |",
                   "|---|---|---|---|---|---|---|"]
@@ -310,8 +317,8 @@ def markdown(results: dict) -> str:
         lines.append("")
     if "pix2pix" in results:
         r = results["pix2pix"]
-        lines += [f"pix2pix, edge map -> digit, 16 px, {r['n_test']} test images (trained "
-                  f"{r['train_seconds'] / 60:.1f} min; classifier ceiling {r['classifier_ceiling']:.3f}):", "",
+        lines += [f"pix2pix, edge map -> digit, 16 px, {r['n_test']} test images ("
+                  f"{trained(r)}; classifier ceiling {r['classifier_ceiling']:.3f}):", "",
                   "| method | L1 | PSNR (dB) | label acc | FID |", "|---|---|---|---|---|"]
         for name, row in r["table"].items():
             lines.append(f"| {name} | {fmt(row['l1'], 4)} | {fmt(row['psnr'], 2)} | {fmt(row['label_acc'], 3)} | "
@@ -319,11 +326,12 @@ def markdown(results: dict) -> str:
         lines.append("")
     if "cost" in results:
         lines += ["CycleGAN cost per training step, batch 1, paper networks, 1 CPU thread:", "",
-                  "| image size | residual blocks | lit-gen step (s) | plain PyTorch step (s) | ratio | peak RSS (MiB) | increase over built model (MiB) |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| image size | residual blocks | lit-gen step (s) | plain PyTorch step (s) | ratio | RSS after building (MiB) | peak RSS, plain loop (MiB) | training-step memory (MiB) | peak RSS after the lit-gen run (MiB) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for row in results["cost"]:
             lines.append(f"| {row['size']} | {row['n_blocks']} | {row['lit_gen_s']:.3f} | {row['plain_s']:.3f} | "
-                         f"{row['ratio']:.2f} | {row['peak_rss_mib']:.0f} | {row['peak_increase_mib']:.0f} |")
+                         f"{row['ratio']:.2f} | {row['rss_after_build_mib']:.0f} | {row['peak_rss_plain_mib']:.0f} | "
+                         f"{row['step_memory_mib']:.0f} | {row['peak_rss_after_lit_gen_mib']:.0f} |")
     return "\n".join(lines)
 
 
@@ -336,6 +344,8 @@ def main(argv=None):
     parser.add_argument("--cyclegan-override", dest="cyclegan_overrides", action="append", default=[],
                         help="CLI override for the CycleGAN run, e.g. --cyclegan-override=--trainer.max_epochs=20")
     parser.add_argument("--pix2pix-override", dest="pix2pix_overrides", action="append", default=[])
+    parser.add_argument("--cyclegan-ckpt", help="evaluate this checkpoint of the quickstart config instead of training")
+    parser.add_argument("--pix2pix-ckpt", help="evaluate this checkpoint of the quickstart config instead of training")
     parser.add_argument("--pix2pix-eval-batch", type=int, default=8, help="test batch (= training batch)")
     parser.add_argument("--output", default=str(RESULTS / "translation.json"))
     args = parser.parse_args(argv)
