@@ -167,7 +167,8 @@ def quality_cyclegan(args) -> dict:
             for row in table[name].values():
                 row.update(psnr=float("nan"), l1=float("nan"), label_acc=float("nan"))
     return {"table": table, "classifier_ceiling": ceiling, "train_minutes": minutes,
-            "overrides": args.cyclegan_overrides, "checkpoint": args.cyclegan_ckpt, "n_test": len(real_a)}
+            "overrides": args.cyclegan_overrides, "checkpoint": args.cyclegan_ckpt,
+            "checkpoint_run": checkpoint_run(args.cyclegan_ckpt), "n_test": len(real_a)}
 
 
 @torch.no_grad()
@@ -207,7 +208,8 @@ def quality_pix2pix(args) -> dict:
     real = scores(unit(dm.val_set.images_b), digits[: len(dm.val_set)], test.labels_a[: len(dm.val_set)], clf, reference)
     table["real target images (val split)"] = {**real, "psnr": float("nan"), "l1": float("nan"), "label_acc": float("nan")}
     return {"table": table, "classifier_ceiling": ceiling, "train_minutes": minutes,
-            "overrides": args.pix2pix_overrides, "checkpoint": args.pix2pix_ckpt, "eval_batch": batch, "n_test": len(edges)}
+            "overrides": args.pix2pix_overrides, "checkpoint": args.pix2pix_ckpt,
+            "checkpoint_run": checkpoint_run(args.pix2pix_ckpt), "eval_batch": batch, "n_test": len(edges)}
 
 
 # -- cost at 64 / 128 / 256 px ----------------------------------------------------------------
@@ -291,10 +293,27 @@ def cost(args) -> list[dict]:
 
 
 # -- report ---------------------------------------------------------------------------------
+def checkpoint_run(checkpoint: str | None) -> dict | None:
+    """What a checkpoint was trained with: its epoch, global step and its run's config.yaml."""
+    if not checkpoint:
+        return None
+    import yaml
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    config = Path(checkpoint).resolve().parents[1] / "config.yaml"
+    settings = yaml.safe_load(config.read_text()) if config.is_file() else {}
+    return {"epochs": state["epoch"] + 1, "global_step": state["global_step"],
+            "model": settings.get("model", {}).get("init_args", {}), "max_epochs": settings.get("trainer", {}).get("max_epochs")}
+
+
 def trained(r: dict) -> str:
+    if r.get("checkpoint_run"):
+        run = r["checkpoint_run"]
+        model = run["model"]
+        return (f"{run['epochs']} epochs ({model.get('n_epochs')} + {model.get('n_epochs_decay')} of decay), "
+                f"{run['global_step']} optimizer steps, ngf {model.get('ngf')}")
     what = " ".join(r["overrides"]) or "the config as is"
-    when = f"trained {r['train_minutes']:.0f} min" if r["train_minutes"] is not None else f"checkpoint {r['checkpoint']}"
-    return f"{what}, {when}"
+    return f"{what}, trained {r['train_minutes']:.0f} min"
 
 
 def fmt(value: float, digits: int) -> str:

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
@@ -141,7 +140,7 @@ class CycleGAN(GenerativeModule):
         lambda_identity: weight of the identity loss relative to ``lambda_cycle`` (0.5, i.e. a
             weight of 5; 0 disables the term and its two generator passes).
         pool_size: generated images kept for the discriminators (50; 0 disables the pool).
-        adversarial: the adversarial objective (paper: least squares, ``CycleGANLeastSquares``).
+        adversarial: the adversarial objective; ``None``: ``CycleGANLeastSquares`` (the paper's least squares).
         optimizer_g: optimizer factory of both generators; ``None``: Adam(2e-4, betas=(0.5, 0.999)).
         optimizer_d: optimizer factory of both discriminators; ``None``: the same Adam.
         n_epochs: epochs at the initial learning rate (100).
@@ -163,7 +162,7 @@ class CycleGAN(GenerativeModule):
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.5,
         pool_size: int = 50,
-        adversarial: AdversarialLoss = lazy_instance(CycleGANLeastSquares),
+        adversarial: AdversarialLoss | None = None,
         optimizer_g: OptimizerCallable | None = None,
         optimizer_d: OptimizerCallable | None = None,
         n_epochs: int = 100,
@@ -195,7 +194,7 @@ class CycleGAN(GenerativeModule):
         self.disc_b = PatchGANDiscriminator(channels, ndf, n_layers, norm)  # D_Y
         for net in (self.gen_ab, self.gen_ba, self.disc_a, self.disc_b):
             init_normal_(net, init_std)
-        self.adversarial = adversarial
+        self.adversarial = adversarial or CycleGANLeastSquares()
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
         self.pool_a = ImagePool(pool_size)  # past F(y), for D_X

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
@@ -59,7 +58,7 @@ class Pix2Pix(GenerativeModule):
         dropout: dropout in the U-Net decoder, the generator's noise (paper: on).
         dropout_blocks: see :class:`~lit_gen.nets.unet.UNetGenerator` (``None``: official rule).
         lambda_l1: weight of the L1 term (100).
-        adversarial: the cGAN objective on raw scores (paper: ``NonSaturating``).
+        adversarial: the cGAN objective on raw scores; ``None``: ``NonSaturating`` (the paper's).
         optimizer_g: generator optimizer factory; ``None``: Adam(2e-4, betas=(0.5, 0.999)).
         optimizer_d: discriminator optimizer factory; ``None``: the same Adam.
         n_epochs: epochs at the initial learning rate (100).
@@ -85,7 +84,7 @@ class Pix2Pix(GenerativeModule):
         dropout: bool = True,
         dropout_blocks: int | None = None,
         lambda_l1: float = 100.0,
-        adversarial: AdversarialLoss = lazy_instance(NonSaturating),
+        adversarial: AdversarialLoss | None = None,
         optimizer_g: OptimizerCallable | None = None,
         optimizer_d: OptimizerCallable | None = None,
         n_epochs: int = 100,
@@ -118,7 +117,7 @@ class Pix2Pix(GenerativeModule):
         self.discriminator = PatchGANDiscriminator(2 * channels, ndf, n_layers, norm)
         init_normal_(self.generator, init_std)
         init_normal_(self.discriminator, init_std)
-        self.adversarial = adversarial
+        self.adversarial = adversarial or NonSaturating()
         self.lambda_l1 = lambda_l1
         self.optimizer_g_factory = optimizer_g or paper_adam
         self.optimizer_d_factory = optimizer_d or paper_adam
