@@ -1,7 +1,22 @@
-"""Lightning callbacks: image grids, generative metrics and prediction writing."""
+"""Lightning callbacks: image grids, generative metrics, and fault tolerance (exact resume,
+divergence stop, SLURM pre-emption; the CLI adds these by default) and prediction writing."""
 
+from lit_gen.callbacks.fault_tolerance import (
+    InterruptCheckpoint,
+    NonFiniteLossGuard,
+    RandomState,
+    SlurmRequeue,
+)
 from lit_gen.callbacks.images import ImageGrids
 from lit_gen.callbacks.metrics import GenerativeMetrics
 from lit_gen.callbacks.predictions import PredictionWriter
 
-__all__ = ["GenerativeMetrics", "ImageGrids", "PredictionWriter"]
+__all__ = [
+    "GenerativeMetrics",
+    "ImageGrids",
+    "InterruptCheckpoint",
+    "NonFiniteLossGuard",
+    "PredictionWriter",
+    "RandomState",
+    "SlurmRequeue",
+]

@@ -249,7 +249,7 @@ class CycleGAN(GenerativeModule):
         self.manual_backward(loss)
         optimizer.step()
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def training_step(self, batch, batch_idx: int) -> dict[str, Tensor]:
         real_a, real_b = batch[0], batch[1]
         opt_g, opt_d = self.optimizers()
         fake_b = self.gen_ab(real_a)  # G(x)
@@ -264,8 +264,9 @@ class CycleGAN(GenerativeModule):
             d_loss_b = self.discriminator_loss(self.disc_b, real_b, self.pool_b.query(fake_b))
             self.update(opt_d, d_loss_a + d_loss_b)
 
-        logs = {f"train/{k}": v for k, v in terms.items()}
-        self.log_step_metrics({**logs, "train/d_loss_a": d_loss_a, "train/d_loss_b": d_loss_b})
+        losses = {**terms, "d_loss_a": d_loss_a, "d_loss_b": d_loss_b}
+        self.log_step_metrics({f"train/{k}": v for k, v in losses.items()})
+        return losses  # read by NonFiniteLossGuard
 
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():
@@ -282,12 +283,12 @@ class CycleGAN(GenerativeModule):
     def _evaluate(self, batch, stage: str) -> None:
         real_a, real_b = batch[0], batch[1]
         fake_b, fake_a = self.translate(real_a, "AtoB"), self.translate(real_b, "BtoA")
-        self.log_dict(
+        self.log_epoch_metrics(
             {
                 f"{stage}/cycle_a": l1_loss(self.translate(fake_b, "BtoA"), real_a),
                 f"{stage}/cycle_b": l1_loss(self.translate(fake_a, "AtoB"), real_b),
             },
-            on_epoch=True, batch_size=len(real_a), sync_dist=True,
+            len(real_a),
         )
 
     def validation_step(self, batch, batch_idx: int) -> None:

@@ -157,7 +157,7 @@ class Pix2Pix(GenerativeModule):
         self.manual_backward(loss)
         optimizer.step()
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def training_step(self, batch, batch_idx: int) -> dict[str, Tensor]:
         real_a, real_b = batch[0], batch[1]
         opt_g, opt_d = self.optimizers()
         fake_b = self.generator(real_a)  # G(x, z): z is the dropout noise
@@ -170,7 +170,9 @@ class Pix2Pix(GenerativeModule):
             terms = self.generator_loss(real_a, real_b, fake_b)
             self.update(opt_g, terms["g_loss"])
 
-        self.log_step_metrics({"train/d_loss": d_loss, **{f"train/{k}": v for k, v in terms.items()}})
+        losses = {"d_loss": d_loss, **terms}
+        self.log_step_metrics({f"train/{k}": v for k, v in losses.items()})
+        return losses  # read by NonFiniteLossGuard
 
     def on_train_epoch_end(self) -> None:
         for scheduler in self.lr_schedulers():
@@ -187,12 +189,12 @@ class Pix2Pix(GenerativeModule):
     def _evaluate(self, batch, stage: str) -> None:
         real_a, real_b = batch[0], batch[1]
         fake_b = self.translate(real_a)
-        self.log_dict(
+        self.log_epoch_metrics(
             {
                 f"{stage}/l1": l1_loss(fake_b, real_b),
                 f"{stage}/psnr": psnr(self.to_unit_range(fake_b), self.to_unit_range(real_b)).mean(),
             },
-            on_epoch=True, batch_size=len(real_a), sync_dist=True,
+            len(real_a),
         )
 
     def validation_step(self, batch, batch_idx: int) -> None:
