@@ -42,7 +42,7 @@ from torchvision.datasets.utils import download_and_extract_archive
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from lit_gen.data.base import ImageDataModule
+from lit_gen.data.base import ImageDataModule, ResumableSampler, UnalignedSampler, training_seed
 from lit_gen.data.folders import IMAGE_EXTENSIONS, list_images, load_image
 from lit_gen.errors import ConfigurationError, CorruptDataError, DatasetNotFoundError
 
@@ -149,8 +149,12 @@ class UnpairedImageDataset(Dataset):
     def __len__(self) -> int:
         return max(len(self.paths_a), len(self.paths_b))
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        index_b = int(torch.randint(0, len(self.paths_b), ())) if self.random_b else index % len(self.paths_b)
+    def __getitem__(self, index: int | tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """``index`` of A, or an ``(index_a, index_b)`` pair from an :class:`UnalignedSampler`."""
+        if isinstance(index, tuple | list):
+            index, index_b = index
+        else:
+            index_b = int(torch.randint(0, len(self.paths_b), ())) if self.random_b else index % len(self.paths_b)
         (a,) = self.jitter(_read(self.paths_a[index % len(self.paths_a)], self.mode))
         (b,) = self.jitter(_read(self.paths_b[index_b], self.mode))
         return to_value_range(a, self.value_range), to_value_range(b, self.value_range)
@@ -449,6 +453,11 @@ class UnpairedImageDataModule(_TranslationFolderDataModule):
 
     def _predict_direction(self) -> str:
         return self.predict_direction
+
+    def _train_sampler(self, dataset: Dataset) -> ResumableSampler:
+        if isinstance(dataset, UnpairedImageDataset) and dataset.random_b:  # B partners from (seed, epoch)
+            return UnalignedSampler(dataset, len(dataset.paths_b), shuffle=True, seed=training_seed())
+        return super()._train_sampler(dataset)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

@@ -26,7 +26,14 @@ from scipy import ndimage
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from lit_gen.data.base import ImageDataModule, TensorImageDataset, collate_batch, stratified_split
+from lit_gen.data.base import (
+    ImageDataModule,
+    ResumableSampler,
+    TensorImageDataset,
+    UnalignedSampler,
+    stratified_split,
+    training_seed,
+)
 from lit_gen.data.digits import load_digit_images
 from lit_gen.data.translation import DIRECTIONS, check_domain, predict_images
 from lit_gen.errors import ConfigurationError
@@ -84,13 +91,18 @@ class UnpairedTensorDataset(Dataset):
             return torch.randint(0, len(self.images_b), index.shape)
         return index % len(self.images_b)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+    def __getitem__(self, index: int | tuple[int, int]) -> tuple[Tensor, Tensor]:
         (a, b) = self.__getitems__([index])
         return a[0], b[0]
 
-    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+    def __getitems__(self, indices: list[int] | list[tuple[int, int]]) -> tuple[Tensor, Tensor]:
+        """Indices of A, or ``(index_a, index_b)`` pairs from an :class:`UnalignedSampler`."""
         index = torch.as_tensor(indices, dtype=torch.long)
-        return self.images_a[index % len(self.images_a)], self.images_b[self._b_index(index)]
+        if index.ndim == 2:
+            index, index_b = index[:, 0], index[:, 1]
+        else:
+            index_b = self._b_index(index)
+        return self.images_a[index % len(self.images_a)], self.images_b[index_b]
 
 
 class _DigitTranslationDataModule(ImageDataModule):
@@ -147,14 +159,10 @@ class _DigitTranslationDataModule(ImageDataModule):
         low, high = self.value_range
         return images * (high - low) + low
 
-    def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError("call setup() before requesting a dataloader")
-        return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=train,
-            drop_last=train and self.drop_last and len(dataset) >= self.batch_size,
-            num_workers=self.num_workers, collate_fn=collate_batch, persistent_workers=self.num_workers > 0,
-        )
+    def _train_sampler(self, dataset: Dataset) -> ResumableSampler:
+        if isinstance(dataset, UnpairedTensorDataset) and dataset.random_b:
+            return UnalignedSampler(dataset, len(dataset.images_b), shuffle=True, seed=training_seed())
+        return super()._train_sampler(dataset)
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_set is None:
