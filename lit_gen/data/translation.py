@@ -19,8 +19,10 @@ Training images get the papers' jitter (official ``--preprocess resize_and_crop`
 ``load_size`` x ``load_size`` (bicubic; 286 for 256 px crops, scaled in proportion for other
 sizes), random ``image_size`` crop, random horizontal flip; the two halves of a pair share the
 crop and the flip, unpaired domains are jittered independently. Validation, test and prediction
-images are resized to ``image_size`` without jitter. Unpaired training samples A in order and B
-uniformly at random (the official ``UnalignedDataset``); an epoch is ``max(|A|, |B|)`` samples.
+images are resized to ``image_size`` without jitter. Unpaired training shuffles A and draws each
+A image's B partner uniformly at random (the official ``UnalignedDataset``), the partners from
+``(seed, epoch)`` (:class:`~lit_gen.data.base.UnalignedSampler`) so that a resumed run draws the
+same ones; an epoch is ``max(|A|, |B|)`` samples.
 
 Both domains have the same number of ``channels`` (images are converted on load). Batches are
 ``(real_a, real_b)`` with ``real_a`` the translation's input (``direction="BtoA"`` swaps
