@@ -310,7 +310,7 @@ def trained(r: dict) -> str:
     if r.get("checkpoint_run"):
         run = r["checkpoint_run"]
         model = run["model"]
-        return (f"{run['epochs']} epochs ({model.get('n_epochs')} + {model.get('n_epochs_decay')} of decay), "
+        return (f"{run['epochs']} epochs of a {model.get('n_epochs')} + {model.get('n_epochs_decay')} epoch schedule, "
                 f"{run['global_step']} optimizer steps, ngf {model.get('ngf')}")
     what = " ".join(r["overrides"]) or "the config as is"
     return f"{what}, trained {r['train_minutes']:.0f} min"
