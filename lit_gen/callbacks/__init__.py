@@ -10,6 +10,7 @@ from lit_gen.callbacks.fault_tolerance import (
 from lit_gen.callbacks.images import ImageGrids
 from lit_gen.callbacks.metrics import GenerativeMetrics
 from lit_gen.callbacks.predictions import PredictionWriter
+from lit_gen.callbacks.progress import ThrottledRichProgressBar
 
 __all__ = [
     "GenerativeMetrics",
@@ -19,4 +20,5 @@ __all__ = [
     "PredictionWriter",
     "RandomState",
     "SlurmRequeue",
+    "ThrottledRichProgressBar",
 ]
