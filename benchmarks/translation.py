@@ -58,7 +58,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 # -- domain classifiers -----------------------------------------------------------------------
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 60, seed: int = 0) -> nn.Module:
+def train_classifier(
+    images: torch.Tensor, labels: torch.Tensor, epochs: int = 60, seed: int = 0
+) -> nn.Module:
     """A classifier of one domain: lit-gen's digits CNN (:class:`~lit_gen.nets.classifier.DigitsCNN`)
     trained as the shipped digits classifier is (Adam 2e-3 with a cosine schedule, batch 64, mild
     random affine augmentation), on [0, 1] images of that domain's training split."""
@@ -75,7 +77,9 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 6
     for _ in range(epochs):
         model.train()
         for idx in torch.randperm(len(images), generator=generator).split(64):
-            loss = nn.functional.cross_entropy(model(random_affine(images[idx], generator)), labels[idx])
+            loss = nn.functional.cross_entropy(
+                model(random_affine(images[idx], generator)), labels[idx]
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -100,8 +104,18 @@ def fit_quickstart(config: str, overrides: list[str], checkpoint: str | None = N
         return model_class.load_from_checkpoint(checkpoint, map_location="cpu").eval(), None
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
-        cli = run(["fit", "--config", str(ROOT / config), "--trainer.enable_progress_bar=false",
-                   "--trainer.enable_model_summary=false", "--run_dir", run_dir, *overrides])
+        cli = run(
+            [
+                "fit",
+                "--config",
+                str(ROOT / config),
+                "--trainer.enable_progress_bar=false",
+                "--trainer.enable_model_summary=false",
+                "--run_dir",
+                run_dir,
+                *overrides,
+            ]
+        )
     return cli.model.eval(), (time.perf_counter() - start) / 60
 
 
@@ -110,7 +124,9 @@ def scores(output, target, source_labels, classifier, reference) -> dict:
     from lit_gen.metrics import DIGITS_EXTRACTOR, FidelityEvaluator
 
     evaluator = FidelityEvaluator(DIGITS_EXTRACTOR, metrics=("fid",), cache=False, device="cpu")
-    result = evaluator.evaluate(output, reference, value_range=(0.0, 1.0), generated_description="translated test images")
+    result = evaluator.evaluate(
+        output, reference, value_range=(0.0, 1.0), generated_description="translated test images"
+    )
     return {
         "psnr": float(psnr(output, target).mean()),
         "l1": float((output - target).abs().mean()),
@@ -138,9 +154,14 @@ def quality_cyclegan(args) -> dict:
         clf_b = train_classifier(thin_digits(images[train]), labels[train])
     test = dm.test_set
     real_a, real_b = unit(test.images_a), unit(test.images_b)
-    ceiling = {"A": label_preservation(clf_a, real_a, test.labels_a), "B": label_preservation(clf_b, real_b, test.labels_b)}
+    ceiling = {
+        "A": label_preservation(clf_a, real_a, test.labels_a),
+        "B": label_preservation(clf_b, real_b, test.labels_b),
+    }
 
-    model, minutes = fit_quickstart("configs/quickstart/cyclegan.yaml", args.cyclegan_overrides, args.cyclegan_ckpt)
+    model, minutes = fit_quickstart(
+        "configs/quickstart/cyclegan.yaml", args.cyclegan_overrides, args.cyclegan_ckpt
+    )
     fake_b = unit(torch.cat([model.translate(x, "AtoB") for x in test.images_a.split(64)]))
     fake_a = unit(torch.cat([model.translate(x, "BtoA") for x in test.images_b.split(64)]))
 
@@ -166,9 +187,15 @@ def quality_cyclegan(args) -> dict:
         if name.startswith("real target"):  # not translations of the test images: FID only
             for row in table[name].values():
                 row.update(psnr=float("nan"), l1=float("nan"), label_acc=float("nan"))
-    return {"table": table, "classifier_ceiling": ceiling, "train_minutes": minutes,
-            "overrides": args.cyclegan_overrides, "checkpoint": args.cyclegan_ckpt,
-            "checkpoint_run": checkpoint_run(args.cyclegan_ckpt), "n_test": len(real_a)}
+    return {
+        "table": table,
+        "classifier_ceiling": ceiling,
+        "train_minutes": minutes,
+        "overrides": args.cyclegan_overrides,
+        "checkpoint": args.cyclegan_ckpt,
+        "checkpoint_run": checkpoint_run(args.cyclegan_ckpt),
+        "n_test": len(real_a),
+    }
 
 
 @torch.no_grad()
@@ -183,7 +210,9 @@ def quality_pix2pix(args) -> dict:
     edges, digits = unit(test.images_a), unit(test.images_b)
     ceiling = label_preservation(clf, digits, test.labels_b)
 
-    model, minutes = fit_quickstart("configs/quickstart/pix2pix.yaml", args.pix2pix_overrides, args.pix2pix_ckpt)
+    model, minutes = fit_quickstart(
+        "configs/quickstart/pix2pix.yaml", args.pix2pix_overrides, args.pix2pix_ckpt
+    )
     batch = args.pix2pix_eval_batch
     fake = {}
     for mode in ("train", "eval"):  # paper protocol (dropout, test-batch statistics) and eval mode
@@ -199,17 +228,37 @@ def quality_pix2pix(args) -> dict:
         "pix2pix (eval mode)": fake["eval"],
         "nearest-neighbour retrieval": train_digits[nearest],
         "identity": edges,
-        "input-ignoring (random target image)": train_digits[torch.randint(len(train_digits), (len(edges),), generator=gen)],
+        "input-ignoring (random target image)": train_digits[
+            torch.randint(len(train_digits), (len(edges),), generator=gen)
+        ],
     }
     from lit_gen.metrics import datamodule_reference
 
     reference = datamodule_reference(dm, "test", domain="B")
     table = {name: scores(out, digits, test.labels_a, clf, reference) for name, out in rows.items()}
-    real = scores(unit(dm.val_set.images_b), digits[: len(dm.val_set)], test.labels_a[: len(dm.val_set)], clf, reference)
-    table["real target images (val split)"] = {**real, "psnr": float("nan"), "l1": float("nan"), "label_acc": float("nan")}
-    return {"table": table, "classifier_ceiling": ceiling, "train_minutes": minutes,
-            "overrides": args.pix2pix_overrides, "checkpoint": args.pix2pix_ckpt,
-            "checkpoint_run": checkpoint_run(args.pix2pix_ckpt), "eval_batch": batch, "n_test": len(edges)}
+    real = scores(
+        unit(dm.val_set.images_b),
+        digits[: len(dm.val_set)],
+        test.labels_a[: len(dm.val_set)],
+        clf,
+        reference,
+    )
+    table["real target images (val split)"] = {
+        **real,
+        "psnr": float("nan"),
+        "l1": float("nan"),
+        "label_acc": float("nan"),
+    }
+    return {
+        "table": table,
+        "classifier_ceiling": ceiling,
+        "train_minutes": minutes,
+        "overrides": args.pix2pix_overrides,
+        "checkpoint": args.pix2pix_ckpt,
+        "checkpoint_run": checkpoint_run(args.pix2pix_ckpt),
+        "eval_batch": batch,
+        "n_test": len(edges),
+    }
 
 
 # -- cost at 64 / 128 / 256 px ----------------------------------------------------------------
@@ -226,7 +275,9 @@ def cost_one(size: int, steps: int) -> dict:
     from lit_gen.models import CycleGAN
 
     torch.manual_seed(0)
-    data = TensorDataset(torch.rand(steps + 1, 3, size, size) * 2 - 1, torch.rand(steps + 1, 3, size, size) * 2 - 1)
+    data = TensorDataset(
+        torch.rand(steps + 1, 3, size, size) * 2 - 1, torch.rand(steps + 1, 3, size, size) * 2 - 1
+    )
     model = CycleGAN(data_shape=(3, size, size))
     opt_g, opt_d = model.configure_optimizers()[0]
     base = _peak_mib()
@@ -238,16 +289,21 @@ def cost_one(size: int, steps: int) -> dict:
         fake_b, fake_a = model.gen_ab(real_a), model.gen_ba(real_b)
         for d in (model.disc_a, model.disc_b):
             d.requires_grad_(False)
-        loss_g = (adv.g_loss(model.disc_b(fake_b)) + adv.g_loss(model.disc_a(fake_a))
-                  + 10 * cycle_consistency_loss(real_a, model.gen_ba(fake_b), real_b, model.gen_ab(fake_a))
-                  + 5 * identity_loss(real_a, model.gen_ba(real_a), real_b, model.gen_ab(real_b)))
+        loss_g = (
+            adv.g_loss(model.disc_b(fake_b))
+            + adv.g_loss(model.disc_a(fake_a))
+            + 10
+            * cycle_consistency_loss(real_a, model.gen_ba(fake_b), real_b, model.gen_ab(fake_a))
+            + 5 * identity_loss(real_a, model.gen_ba(real_a), real_b, model.gen_ab(real_b))
+        )
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
         for d in (model.disc_a, model.disc_b):
             d.requires_grad_(True)
-        loss_d = (adv.d_loss(model.disc_a(real_a), model.disc_a(model.pool_a.query(fake_a)))
-                  + adv.d_loss(model.disc_b(real_b), model.disc_b(model.pool_b.query(fake_b))))
+        loss_d = adv.d_loss(
+            model.disc_a(real_a), model.disc_a(model.pool_a.query(fake_a))
+        ) + adv.d_loss(model.disc_b(real_b), model.disc_b(model.pool_b.query(fake_b)))
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
@@ -268,15 +324,32 @@ def cost_one(size: int, steps: int) -> dict:
                 self.times.append(time.perf_counter() - self.start)
 
     timer = StepTimer()
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
-                        num_sanity_val_steps=0, limit_val_batches=0)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(CycleGAN(data_shape=(3, size, size)), DataLoader(data, batch_size=1))
     lit = sum(timer.times) / len(timer.times)
-    return {"size": size, "n_blocks": 9 if size >= 256 else 6, "steps_timed": steps,
-            "lit_gen_s": lit, "plain_s": plain, "ratio": lit / plain,
-            "rss_after_build_mib": base, "peak_rss_plain_mib": peak_plain, "peak_rss_after_lit_gen_mib": _peak_mib(),
-            "step_memory_mib": peak_plain - base}
+    return {
+        "size": size,
+        "n_blocks": 9 if size >= 256 else 6,
+        "steps_timed": steps,
+        "lit_gen_s": lit,
+        "plain_s": plain,
+        "ratio": lit / plain,
+        "rss_after_build_mib": base,
+        "peak_rss_plain_mib": peak_plain,
+        "peak_rss_after_lit_gen_mib": _peak_mib(),
+        "step_memory_mib": peak_plain - base,
+    }
 
 
 def cost(args) -> list[dict]:
@@ -285,7 +358,10 @@ def cost(args) -> list[dict]:
         steps = 2 if size >= 256 else 5
         out = subprocess.run(
             [sys.executable, __file__, "cost-one", "--size", str(size), "--steps", str(steps)],
-            check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
@@ -302,16 +378,22 @@ def checkpoint_run(checkpoint: str | None) -> dict | None:
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     config = Path(checkpoint).resolve().parents[1] / "config.yaml"
     settings = yaml.safe_load(config.read_text()) if config.is_file() else {}
-    return {"epochs": state["epoch"] + 1, "global_step": state["global_step"],
-            "model": settings.get("model", {}).get("init_args", {}), "max_epochs": settings.get("trainer", {}).get("max_epochs")}
+    return {
+        "epochs": state["epoch"] + 1,
+        "global_step": state["global_step"],
+        "model": settings.get("model", {}).get("init_args", {}),
+        "max_epochs": settings.get("trainer", {}).get("max_epochs"),
+    }
 
 
 def trained(r: dict) -> str:
     if r.get("checkpoint_run"):
         run = r["checkpoint_run"]
         model = run["model"]
-        return (f"{run['epochs']} epochs of a {model.get('n_epochs')} + {model.get('n_epochs_decay')} epoch schedule, "
-                f"{run['global_step']} optimizer steps, ngf {model.get('ngf')}")
+        return (
+            f"{run['epochs']} epochs of a {model.get('n_epochs')} + {model.get('n_epochs_decay')} epoch schedule, "
+            f"{run['global_step']} optimizer steps, ngf {model.get('ngf')}"
+        )
     what = " ".join(r["overrides"]) or "the config as is"
     return f"{what}, trained {r['train_minutes']:.0f} min"
 
@@ -324,48 +406,81 @@ def markdown(results: dict) -> str:
     lines = []
     if "cyclegan" in results:
         r = results["cyclegan"]
-        lines += [f"CycleGAN, digits (A) <-> thinned digits (B), 16 px, {r['n_test']} test images "
-                  f"({trained(r)}; classifier ceiling A {r['classifier_ceiling']['A']:.3f}, "
-                  f"B {r['classifier_ceiling']['B']:.3f}):", "",
-                  "| method | A->B PSNR (dB) | A->B label acc | A->B FID | B->A PSNR (dB) | B->A label acc | B->A FID |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"CycleGAN, digits (A) <-> thinned digits (B), 16 px, {r['n_test']} test images "
+            f"({trained(r)}; classifier ceiling A {r['classifier_ceiling']['A']:.3f}, "
+            f"B {r['classifier_ceiling']['B']:.3f}):",
+            "",
+            "| method | A->B PSNR (dB) | A->B label acc | A->B FID | B->A PSNR (dB) | B->A label acc | B->A FID |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name, row in r["table"].items():
             ab, ba = row["AtoB"], row["BtoA"]
-            lines.append(f"| {name} | {fmt(ab['psnr'], 2)} | {fmt(ab['label_acc'], 3)} | {fmt(ab['fid'], 1)} | "
-                         f"{fmt(ba['psnr'], 2)} | {fmt(ba['label_acc'], 3)} | {fmt(ba['fid'], 1)} |")
+            lines.append(
+                f"| {name} | {fmt(ab['psnr'], 2)} | {fmt(ab['label_acc'], 3)} | {fmt(ab['fid'], 1)} | "
+                f"{fmt(ba['psnr'], 2)} | {fmt(ba['label_acc'], 3)} | {fmt(ba['fid'], 1)} |"
+            )
         lines.append("")
     if "pix2pix" in results:
         r = results["pix2pix"]
-        lines += [f"pix2pix, edge map -> digit, 16 px, {r['n_test']} test images ("
-                  f"{trained(r)}; classifier ceiling {r['classifier_ceiling']:.3f}):", "",
-                  "| method | L1 | PSNR (dB) | label acc | FID |", "|---|---|---|---|---|"]
+        lines += [
+            f"pix2pix, edge map -> digit, 16 px, {r['n_test']} test images ("
+            f"{trained(r)}; classifier ceiling {r['classifier_ceiling']:.3f}):",
+            "",
+            "| method | L1 | PSNR (dB) | label acc | FID |",
+            "|---|---|---|---|---|",
+        ]
         for name, row in r["table"].items():
-            lines.append(f"| {name} | {fmt(row['l1'], 4)} | {fmt(row['psnr'], 2)} | {fmt(row['label_acc'], 3)} | "
-                         f"{fmt(row['fid'], 1)} |")
+            lines.append(
+                f"| {name} | {fmt(row['l1'], 4)} | {fmt(row['psnr'], 2)} | {fmt(row['label_acc'], 3)} | "
+                f"{fmt(row['fid'], 1)} |"
+            )
         lines.append("")
     if "cost" in results:
-        lines += ["CycleGAN cost per training step, batch 1, paper networks, 1 CPU thread:", "",
-                  "| image size | residual blocks | lit-gen step (s) | plain PyTorch step (s) | ratio | RSS after building (MiB) | peak RSS, plain loop (MiB) | training-step memory (MiB) | peak RSS after the lit-gen run (MiB) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "CycleGAN cost per training step, batch 1, paper networks, 1 CPU thread:",
+            "",
+            "| image size | residual blocks | lit-gen step (s) | plain PyTorch step (s) | ratio | RSS after building (MiB) | peak RSS, plain loop (MiB) | training-step memory (MiB) | peak RSS after the lit-gen run (MiB) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for row in results["cost"]:
-            lines.append(f"| {row['size']} | {row['n_blocks']} | {row['lit_gen_s']:.3f} | {row['plain_s']:.3f} | "
-                         f"{row['ratio']:.2f} | {row['rss_after_build_mib']:.0f} | {row['peak_rss_plain_mib']:.0f} | "
-                         f"{row['step_memory_mib']:.0f} | {row['peak_rss_after_lit_gen_mib']:.0f} |")
+            lines.append(
+                f"| {row['size']} | {row['n_blocks']} | {row['lit_gen_s']:.3f} | {row['plain_s']:.3f} | "
+                f"{row['ratio']:.2f} | {row['rss_after_build_mib']:.0f} | {row['peak_rss_plain_mib']:.0f} | "
+                f"{row['step_memory_mib']:.0f} | {row['peak_rss_after_lit_gen_mib']:.0f} |"
+            )
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["quality", "cyclegan", "pix2pix", "cost", "all", "cost-one"])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "part", choices=["quality", "cyclegan", "pix2pix", "cost", "all", "cost-one"]
+    )
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
-    parser.add_argument("--cyclegan-override", dest="cyclegan_overrides", action="append", default=[],
-                        help="CLI override for the CycleGAN run, e.g. --cyclegan-override=--trainer.max_epochs=20")
+    parser.add_argument(
+        "--cyclegan-override",
+        dest="cyclegan_overrides",
+        action="append",
+        default=[],
+        help="CLI override for the CycleGAN run, e.g. --cyclegan-override=--trainer.max_epochs=20",
+    )
     parser.add_argument("--pix2pix-override", dest="pix2pix_overrides", action="append", default=[])
-    parser.add_argument("--cyclegan-ckpt", help="evaluate this checkpoint of the quickstart config instead of training")
-    parser.add_argument("--pix2pix-ckpt", help="evaluate this checkpoint of the quickstart config instead of training")
-    parser.add_argument("--pix2pix-eval-batch", type=int, default=8, help="test batch (= training batch)")
+    parser.add_argument(
+        "--cyclegan-ckpt",
+        help="evaluate this checkpoint of the quickstart config instead of training",
+    )
+    parser.add_argument(
+        "--pix2pix-ckpt",
+        help="evaluate this checkpoint of the quickstart config instead of training",
+    )
+    parser.add_argument(
+        "--pix2pix-eval-batch", type=int, default=8, help="test batch (= training batch)"
+    )
     parser.add_argument("--output", default=str(RESULTS / "translation.json"))
     args = parser.parse_args(argv)
     if args.part == "cost-one":
@@ -373,8 +488,13 @@ def main(argv=None):
         return
     output = Path(args.output)
     results = json.loads(output.read_text()) if output.is_file() else {}
-    results["machine"] = {"platform": platform.platform(), "processor": platform.processor(),
-                          "cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    results["machine"] = {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
     if args.part in ("quality", "cyclegan", "all"):
         results["cyclegan"] = quality_cyclegan(args)
         print(json.dumps(results["cyclegan"]["table"], indent=1), flush=True)

@@ -48,11 +48,22 @@ def write_marked_pairs(root: Path, n: int = 4, size: int = 20) -> Path:
 # -- pix2pix layout ---------------------------------------------------------------------------
 def test_paired_layout_directions_and_shared_jitter(tmp_path):
     write_marked_pairs(tmp_path)
-    kwargs = dict(dataset="pairs", root=str(tmp_path), download=False, image_size=16, load_size=20,
-                  value_range=(0.0, 1.0), num_workers=0, batch_size=2, drop_last=False)
+    kwargs = dict(
+        dataset="pairs",
+        root=str(tmp_path),
+        download=False,
+        image_size=16,
+        load_size=20,
+        value_range=(0.0, 1.0),
+        num_workers=0,
+        batch_size=2,
+        drop_last=False,
+    )
     dm = PairedImageDataModule(direction="AtoB", **kwargs)
     dm.setup()
-    assert len(dm.train_set) == 4 and len(dm.val_set) == 4 and len(dm.test_set) == 4  # test falls back to val/
+    assert (
+        len(dm.train_set) == 4 and len(dm.val_set) == 4 and len(dm.test_set) == 4
+    )  # test falls back to val/
     assert dm.data_shape == (3, 16, 16) and dm.num_classes == 0
     torch.manual_seed(0)
     for _ in range(10):  # random crops and flips: the B - A offset stays exactly 100 / 255
@@ -73,7 +84,11 @@ def test_paired_layout_directions_and_shared_jitter(tmp_path):
 
 
 def test_paired_defaults_follow_the_paper(tmp_path):
-    assert default_load_size(256) == 286 and default_load_size(128) == 143 and default_load_size(32) == 36
+    assert (
+        default_load_size(256) == 286
+        and default_load_size(128) == 143
+        and default_load_size(32) == 36
+    )
     dm = PairedImageDataModule(root=str(tmp_path), download=False)
     assert dm.image_size == 256 and dm.load_size == 286 and dm.batch_size == 1 and dm.flip
     jitter = Jitter(256, 286, flip=True, train=True)
@@ -83,7 +98,9 @@ def test_paired_defaults_follow_the_paper(tmp_path):
 
 def test_paired_fake_archive_layout_loads(tmp_path):
     write_paired_images(tmp_path, name="facades")
-    dm = PairedImageDataModule(root=str(tmp_path), download=False, image_size=32, num_workers=0, batch_size=3)
+    dm = PairedImageDataModule(
+        root=str(tmp_path), download=False, image_size=32, num_workers=0, batch_size=3
+    )
     dm.prepare_data()
     dm.setup()
     a, b = next(iter(dm.train_dataloader()))
@@ -92,7 +109,10 @@ def test_paired_fake_archive_layout_loads(tmp_path):
 
 
 def test_paired_errors(tmp_path):
-    with pytest.raises(DatasetNotFoundError, match=r"facades.*does not exist and download=false.*\{train,val,test\}"):
+    with pytest.raises(
+        DatasetNotFoundError,
+        match=r"facades.*does not exist and download=false.*\{train,val,test\}",
+    ):
         PairedImageDataModule(root=str(tmp_path), download=False).prepare_data()
     with pytest.raises(DatasetNotFoundError, match="not an official dataset name"):
         PairedImageDataModule(dataset="mine", root=str(tmp_path), download=True).prepare_data()
@@ -104,7 +124,9 @@ def test_paired_errors(tmp_path):
     (tmp_path / "odd" / "val").mkdir()
     Image.new("RGB", (41, 20)).save(folder / "0.png")
     Image.new("RGB", (40, 20)).save(tmp_path / "odd" / "val" / "0.png")
-    dm = PairedImageDataModule(dataset="odd", root=str(tmp_path), download=False, image_size=16, num_workers=0)
+    dm = PairedImageDataModule(
+        dataset="odd", root=str(tmp_path), download=False, image_size=16, num_workers=0
+    )
     dm.setup()
     with pytest.raises(CorruptDataError, match=r"0\.png is 41 px wide.*even"):
         dm.train_set[0]
@@ -131,8 +153,15 @@ def test_paired_errors(tmp_path):
 # -- CycleGAN layout --------------------------------------------------------------------------
 def test_unpaired_layout_and_sampling(tmp_path):
     write_unpaired_images(tmp_path, name="h2z", size=24)
-    dm = UnpairedImageDataModule(dataset="h2z", root=str(tmp_path), download=False, image_size=16,
-                                 num_workers=0, channels=1, batch_size=2)
+    dm = UnpairedImageDataModule(
+        dataset="h2z",
+        root=str(tmp_path),
+        download=False,
+        image_size=16,
+        num_workers=0,
+        channels=1,
+        batch_size=2,
+    )
     dm.setup()
     assert dm.data_shape == (1, 16, 16)
     assert len(dm.train_set) == 7  # max(|trainA| = 5, |trainB| = 7)
@@ -156,9 +185,21 @@ def test_unpaired_layout_and_sampling(tmp_path):
 
 
 def test_unpaired_random_b_covers_the_domain(tmp_path):
-    write_unpaired_images(tmp_path, name="h2z", counts=(("trainA", 1), ("trainB", 4), ("testA", 1), ("testB", 1)), size=12)
-    dm = UnpairedImageDataModule(dataset="h2z", root=str(tmp_path), download=False, image_size=8, load_size=8,
-                                 flip=False, num_workers=0)
+    write_unpaired_images(
+        tmp_path,
+        name="h2z",
+        counts=(("trainA", 1), ("trainB", 4), ("testA", 1), ("testB", 1)),
+        size=12,
+    )
+    dm = UnpairedImageDataModule(
+        dataset="h2z",
+        root=str(tmp_path),
+        download=False,
+        image_size=8,
+        load_size=8,
+        flip=False,
+        num_workers=0,
+    )
     dm.setup()
     torch.manual_seed(0)
     seen = {tuple(dm.train_set[0][1].flatten()[:4].tolist()) for _ in range(40)}
@@ -169,17 +210,28 @@ def test_unpaired_errors(tmp_path):
     write_unpaired_images(tmp_path, name="h2z")
     shutil.rmtree(tmp_path / "h2z" / "trainB")
     (tmp_path / "h2z" / "trainB").mkdir()
-    with pytest.raises(DatasetNotFoundError, match=r"domain B \(train\): folder .*h2z/trainB holds no images"):
+    with pytest.raises(
+        DatasetNotFoundError, match=r"domain B \(train\): folder .*h2z/trainB holds no images"
+    ):
         UnpairedImageDataModule(dataset="h2z", root=str(tmp_path), download=False).setup()
     shutil.rmtree(tmp_path / "h2z" / "testA")
     write_unpaired_images(tmp_path, name="h2z", counts=(("trainB", 2),))
-    with pytest.raises(DatasetNotFoundError, match=r"domain A \(test\): folder .*testA does not exist"):
+    with pytest.raises(
+        DatasetNotFoundError, match=r"domain A \(test\): folder .*testA does not exist"
+    ):
         UnpairedImageDataModule(dataset="h2z", root=str(tmp_path), download=False).setup()
-    with pytest.raises(DatasetNotFoundError, match=r"horse2zebra does not exist and download=false.*trainA,trainB,testA,testB"):
+    with pytest.raises(
+        DatasetNotFoundError,
+        match=r"horse2zebra does not exist and download=false.*trainA,trainB,testA,testB",
+    ):
         UnpairedImageDataModule(root=str(tmp_path), download=False).prepare_data()
-    write_unpaired_images(tmp_path, name="bad", counts=(("trainA", 1), ("trainB", 1), ("testA", 1), ("testB", 1)))
+    write_unpaired_images(
+        tmp_path, name="bad", counts=(("trainA", 1), ("trainB", 1), ("testA", 1), ("testB", 1))
+    )
     (tmp_path / "bad" / "trainB" / "trainB_0.jpg").write_bytes(b"\x89PNG truncated")
-    dm = UnpairedImageDataModule(dataset="bad", root=str(tmp_path), download=False, image_size=16, num_workers=0)
+    dm = UnpairedImageDataModule(
+        dataset="bad", root=str(tmp_path), download=False, image_size=16, num_workers=0
+    )
     dm.setup()
     with pytest.raises(CorruptDataError, match=r"cannot read image .*trainB_0\.jpg"):
         next(iter(dm.train_dataloader()))
@@ -202,9 +254,14 @@ def serve(folder: Path):
         server.shutdown()
         server.server_close()
 
+
 def test_download_official_archives_from_a_mirror(tmp_path, monkeypatch):
     source = tmp_path / "source"
-    write_unpaired_images(source, name="horse2zebra", counts=(("trainA", 2), ("trainB", 2), ("testA", 1), ("testB", 1)))
+    write_unpaired_images(
+        source,
+        name="horse2zebra",
+        counts=(("trainA", 2), ("trainB", 2), ("testA", 1), ("testB", 1)),
+    )
     with zipfile.ZipFile(tmp_path / "horse2zebra.zip", "w") as archive:
         for path in (source / "horse2zebra").rglob("*.jpg"):
             archive.write(path, path.relative_to(source))
@@ -213,7 +270,9 @@ def test_download_official_archives_from_a_mirror(tmp_path, monkeypatch):
         archive.add(source / "facades", arcname="facades")
     with serve(tmp_path) as base:  # a local HTTP mirror of the official server
         monkeypatch.setattr(translation_data.UnpairedImageDataModule, "url", f"{base}/{{name}}.zip")
-        monkeypatch.setattr(translation_data.PairedImageDataModule, "url", f"{base}/{{name}}.tar.gz")
+        monkeypatch.setattr(
+            translation_data.PairedImageDataModule, "url", f"{base}/{{name}}.tar.gz"
+        )
         root = tmp_path / "data"
         unpaired = UnpairedImageDataModule(root=str(root), image_size=16, num_workers=0)
         unpaired.prepare_data()
@@ -227,16 +286,27 @@ def test_download_official_archives_from_a_mirror(tmp_path, monkeypatch):
 
 def test_download_failure_is_a_clear_error(tmp_path, monkeypatch):
     with serve(tmp_path) as base:  # the mirror answers 404
-        monkeypatch.setattr(translation_data.UnpairedImageDataModule, "url", f"{base}/missing/{{name}}.zip")
+        monkeypatch.setattr(
+            translation_data.UnpairedImageDataModule, "url", f"{base}/missing/{{name}}.zip"
+        )
         dm = UnpairedImageDataModule(dataset="monet2photo", root=str(tmp_path / "data"))
-        with pytest.raises(DatasetNotFoundError, match=r"downloading http://.*monet2photo\.zip failed.*HTTP.*404.*copy the dataset"):
+        with pytest.raises(
+            DatasetNotFoundError,
+            match=r"downloading http://.*monet2photo\.zip failed.*HTTP.*404.*copy the dataset",
+        ):
             dm.prepare_data()
     assert not (tmp_path / "data" / "monet2photo.zip").exists()
 
 
 def test_official_urls():
-    assert translation_data.PIX2PIX_URL.format(name="facades") == "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
-    assert translation_data.CYCLEGAN_URL.format(name="horse2zebra") == "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
+    assert (
+        translation_data.PIX2PIX_URL.format(name="facades")
+        == "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
+    )
+    assert (
+        translation_data.CYCLEGAN_URL.format(name="horse2zebra")
+        == "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
+    )
 
 
 # -- embedded digit tasks ---------------------------------------------------------------------
@@ -255,14 +325,18 @@ def test_digit_thinning_domains_come_from_disjoint_halves():
     dm.setup()
     train = dm.train_set
     assert dm.data_shape == (1, 16, 16) and dm.num_classes == 10
-    assert abs(len(train.images_a) - len(train.images_b)) <= 10 and len(train) == max(len(train.images_a), len(train.images_b))
+    assert abs(len(train.images_a) - len(train.images_b)) <= 10 and len(train) == max(
+        len(train.images_a), len(train.images_b)
+    )
     # no thinned B image is the thinning of an A image (disjoint halves of the training split)
     thin_a = dm.to_range(thin_digits(dm.train_set.images_a * 0.5 + 0.5))
     distances = torch.cdist(thin_a.flatten(1), train.images_b.flatten(1))
     assert float(distances.min()) > 1e-3
     # validation/test pairs are aligned: B = thin(A), the known answer
     test = dm.test_set
-    assert torch.allclose(test.images_b, dm.to_range(thin_digits(test.images_a * 0.5 + 0.5)), atol=1e-6)
+    assert torch.allclose(
+        test.images_b, dm.to_range(thin_digits(test.images_a * 0.5 + 0.5)), atol=1e-6
+    )
     assert torch.equal(test.labels_a, test.labels_b)
     assert torch.bincount(test.labels_a).min() >= 25  # stratified
     a, b = next(iter(dm.train_dataloader()))
@@ -285,18 +359,30 @@ def test_reference_sets_of_each_domain(tmp_path):
     """``reference_set(split, domain)``: the metrics' real images of one domain, unjittered."""
     write_marked_pairs(tmp_path)
     for direction, offset in (("AtoB", 100), ("BtoA", -100)):
-        dm = PairedImageDataModule(dataset="pairs", root=str(tmp_path), download=False, image_size=16,
-                                   load_size=20, direction=direction, value_range=(0.0, 1.0), num_workers=0)
+        dm = PairedImageDataModule(
+            dataset="pairs",
+            root=str(tmp_path),
+            download=False,
+            image_size=16,
+            load_size=20,
+            direction=direction,
+            value_range=(0.0, 1.0),
+            num_workers=0,
+        )
         a, b = dm.reference_set("train", "A"), dm.reference_set("train", "B")
         assert len(a) == len(b) == 4
         assert torch.allclose(b[1] - a[1], torch.full((3, 16, 16), offset / 255), atol=1e-6)
         assert torch.equal(a[1], dm.val_set[1][0])  # same as the validation inputs
     write_unpaired_images(tmp_path, name="h2z")
-    dm = UnpairedImageDataModule(dataset="h2z", root=str(tmp_path), download=False, image_size=16, num_workers=0)
+    dm = UnpairedImageDataModule(
+        dataset="h2z", root=str(tmp_path), download=False, image_size=16, num_workers=0
+    )
     assert [len(dm.reference_set(s, d)) for s in ("train", "test") for d in "AB"] == [5, 7, 3, 2]
     assert dm.reference_set("val", "B")[0].shape == (3, 16, 16)
     with pytest.raises(ConfigurationError, match="domain"):
         dm.reference_set("test", None)
     digits = DigitThinningDataModule(image_size=16)
     reference = digits.reference_set("test", "B")
-    assert torch.equal(reference.images, digits.test_set.images_b) and torch.equal(reference.labels, digits.test_set.labels_b)
+    assert torch.equal(reference.images, digits.test_set.images_b) and torch.equal(
+        reference.labels, digits.test_set.labels_b
+    )

@@ -81,8 +81,12 @@ def test_cycle_and_identity_terms_by_hand():
     # discriminator: 1/2 (D(a) - 1)^2 + 1/2 D(fake)^2 = 1/2 * 0.81 + 1/2 * 0.16
     d = model.discriminator_loss(model.disc_a, real_a, full(0.4)).detach()
     assert math.isclose(float(d), 0.5 * 0.81 + 0.5 * 0.16, rel_tol=1e-5)
-    assert math.isclose(float(cycle_consistency_loss(real_a, full(1.2), real_b, full(0.9))), 1.8, rel_tol=1e-6)
-    assert math.isclose(float(identity_loss(real_a, full(0.2), real_b, full(0.7))), 0.6, rel_tol=1e-6)
+    assert math.isclose(
+        float(cycle_consistency_loss(real_a, full(1.2), real_b, full(0.9))), 1.8, rel_tol=1e-6
+    )
+    assert math.isclose(
+        float(identity_loss(real_a, full(0.2), real_b, full(0.7))), 0.6, rel_tol=1e-6
+    )
 
 
 def test_pix2pix_losses_by_hand():
@@ -94,7 +98,9 @@ def test_pix2pix_losses_by_hand():
     assert math.isclose(float(terms["g_gan"]), softplus(-0.6), rel_tol=1e-6)  # -log D(x, G(x))
     assert math.isclose(float(terms["g_l1"]), 0.4, rel_tol=1e-6)
     assert math.isclose(float(terms["g_loss"]), softplus(-0.6) + 100 * 0.4, rel_tol=1e-6)
-    d = model.discriminator_loss(real_a, real_b, fake_b).detach()  # 1/2 [-log D(x, y) - log(1 - D(x, G(x)))]
+    d = model.discriminator_loss(
+        real_a, real_b, fake_b
+    ).detach()  # 1/2 [-log D(x, y) - log(1 - D(x, G(x)))]
     assert math.isclose(float(d), 0.5 * softplus(-0.2) + 0.5 * softplus(0.6), rel_tol=1e-6)
 
 
@@ -166,13 +172,25 @@ class LearningRates(L.Callback):
 
 def tiny_cyclegan_args(tmp_path, *extra: str) -> list[str]:
     return [
-        "--model=lit_gen.models.CycleGAN", "--model.ngf=4", "--model.ndf=4", "--model.n_blocks=1",
-        "--model.n_layers=1", "--model.pool_size=3",
-        "--data=lit_gen.data.DigitThinningDataModule", "--data.image_size=16", "--data.batch_size=2",
-        "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.limit_train_batches=2",
-        "--trainer.limit_val_batches=1", "--trainer.num_sanity_val_steps=0",
-        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-        "--run_dir", str(tmp_path / "run"), *extra,
+        "--model=lit_gen.models.CycleGAN",
+        "--model.ngf=4",
+        "--model.ndf=4",
+        "--model.n_blocks=1",
+        "--model.n_layers=1",
+        "--model.pool_size=3",
+        "--data=lit_gen.data.DigitThinningDataModule",
+        "--data.image_size=16",
+        "--data.batch_size=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=1",
+        "--trainer.limit_train_batches=2",
+        "--trainer.limit_val_batches=1",
+        "--trainer.num_sanity_val_steps=0",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+        "--run_dir",
+        str(tmp_path / "run"),
+        *extra,
     ]
 
 
@@ -185,10 +203,18 @@ def test_schedule_is_stepped_per_epoch_and_restored_on_resume(tmp_path):
     assert [s["last_epoch"] for s in ckpt["lr_schedulers"]] == [2, 2]
     assert ckpt["global_step"] == 2 * 2 * 2  # 2 epochs x 2 batches x (G step + D step)
     assert ckpt["image_pools"]["a"]["count"] == 3  # 4 fakes seen, pool of 3: full
-    assert [g["lr"] for g in ckpt["optimizer_states"][0]["param_groups"]] == [pytest.approx(2e-4 * 2 / 4)]
+    assert [g["lr"] for g in ckpt["optimizer_states"][0]["param_groups"]] == [
+        pytest.approx(2e-4 * 2 / 4)
+    ]
 
-    resumed = run(["fit", *tiny_cyclegan_args(tmp_path, *sched, "--trainer.max_epochs=4"),
-                   "--ckpt_path", str(tmp_path / "run" / "checkpoints" / "last.ckpt")])
+    resumed = run(
+        [
+            "fit",
+            *tiny_cyclegan_args(tmp_path, *sched, "--trainer.max_epochs=4"),
+            "--ckpt_path",
+            str(tmp_path / "run" / "checkpoints" / "last.ckpt"),
+        ]
+    )
     assert resumed.trainer.current_epoch == 4
     model = resumed.model
     assert model.pool_a.count == 3 and model.pool_b.count == 3
@@ -200,13 +226,23 @@ def test_schedule_is_stepped_per_epoch_and_restored_on_resume(tmp_path):
 
 def test_learning_rate_per_epoch_in_training(tmp_path):
     rates = LearningRates()
-    model = CycleGAN(data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1, n_epochs=1, n_epochs_decay=2)
+    model = CycleGAN(
+        data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1, n_epochs=1, n_epochs_decay=2
+    )
     from lit_gen.data import DigitThinningDataModule
 
     data = DigitThinningDataModule(image_size=16, batch_size=2)
-    trainer = L.Trainer(accelerator="cpu", max_epochs=3, limit_train_batches=2, limit_val_batches=0,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[rates])
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[rates],
+    )
     trainer.fit(model, data)
     assert [lr[0] for lr in rates.lrs] == pytest.approx([2e-4, 2e-4 * 2 / 3, 2e-4 / 3])
     assert [lr[1] for lr in rates.lrs] == pytest.approx([2e-4, 2e-4 * 2 / 3, 2e-4 / 3])
@@ -233,8 +269,15 @@ def test_each_optimizer_moves_only_its_networks(frozen):
     model = CycleGAN(data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1, **kwargs)
     from lit_gen.data import DigitThinningDataModule
 
-    trainer = L.Trainer(accelerator="cpu", max_steps=2, limit_val_batches=0, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=2,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     gens, discs = (model.gen_ab, model.gen_ba), (model.disc_a, model.disc_b)
     g_before, d_before = snapshot(*gens), snapshot(*discs)
     trainer.fit(model, DigitThinningDataModule(image_size=16, batch_size=2))
@@ -248,9 +291,17 @@ def test_pix2pix_trains_and_counts_two_steps_per_batch():
 
     model = Pix2Pix(data_shape=(1, 16, 16), ngf=4, ndf=4, n_layers=1, dropout_blocks=1)
     g_before, d_before = snapshot(model.generator), snapshot(model.discriminator)
-    trainer = L.Trainer(accelerator="cpu", max_steps=4, limit_val_batches=1, num_sanity_val_steps=0,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, val_check_interval=2)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=4,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        val_check_interval=2,
+    )
     trainer.fit(model, DigitEdgesDataModule(image_size=16, batch_size=4))
     assert trainer.global_step == 4
     assert changed(g_before, model.generator) and changed(d_before, model.discriminator)
@@ -267,7 +318,9 @@ def test_pix2pix_inference_modes():
     x = torch.randn(4, 1, 16, 16)
     first, second = model.translate(x), model.translate(x)
     assert not torch.equal(first, second)  # dropout is on at test time (the paper's protocol)
-    assert all(torch.equal(m.running_mean, r) for m, r in zip(bn, running, strict=True))  # stats untouched
+    assert all(
+        torch.equal(m.running_mean, r) for m, r in zip(bn, running, strict=True)
+    )  # stats untouched
     assert [int(m.num_batches_tracked) for m in bn] == counts
     assert not model.generator.training  # mode restored
     # batch statistics: without dropout, an image's output still depends on the rest of its batch
@@ -275,7 +328,9 @@ def test_pix2pix_inference_modes():
     assert not torch.allclose(model.translate(x[:2]), model.translate(x)[:2], atol=1e-4)
     model.hparams.inference = "eval"  # the usual protocol: running statistics, no dropout
     assert torch.allclose(model.translate(x[:2]), model.translate(x)[:2], atol=1e-6)
-    model = Pix2Pix(data_shape=(1, 16, 16), ngf=4, ndf=4, n_layers=1, dropout_blocks=2, inference="eval")
+    model = Pix2Pix(
+        data_shape=(1, 16, 16), ngf=4, ndf=4, n_layers=1, dropout_blocks=2, inference="eval"
+    )
     assert torch.equal(model.translate(x), model.translate(x))
 
 
@@ -302,13 +357,22 @@ def test_configuration_errors():
     with pytest.raises(ConfigurationError, match="pool_size"):
         CycleGAN(data_shape=(1, 32, 32), pool_size=-1)
     with pytest.raises(ConfigurationError, match="direction"):
-        CycleGAN(data_shape=(1, 32, 32), ngf=4, ndf=4, n_blocks=1).translate(torch.zeros(1, 1, 32, 32), "AtoC")
+        CycleGAN(data_shape=(1, 32, 32), ngf=4, ndf=4, n_blocks=1).translate(
+            torch.zeros(1, 1, 32, 32), "AtoC"
+        )
 
 
 def test_cli_prints_configuration_errors_on_one_line(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        run(["fit", "--model=lit_gen.models.CycleGAN", "--data=lit_gen.data.DigitThinningDataModule",
-             "--data.image_size=16", "--trainer.max_epochs=1"])
+        run(
+            [
+                "fit",
+                "--model=lit_gen.models.CycleGAN",
+                "--data=lit_gen.data.DigitThinningDataModule",
+                "--data.image_size=16",
+                "--trainer.max_epochs=1",
+            ]
+        )
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("lit-gen: error:") and "too small for a PatchGAN with n_layers=3" in err
@@ -319,8 +383,16 @@ def test_cyclegan_trains_in_bf16_mixed_precision():
     from lit_gen.data import DigitThinningDataModule
 
     model = CycleGAN(data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1, pool_size=2)
-    trainer = L.Trainer(accelerator="cpu", precision="bf16-mixed", max_steps=4, limit_val_batches=0,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        precision="bf16-mixed",
+        max_steps=4,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, DigitThinningDataModule(image_size=16, batch_size=2))
     assert trainer.global_step == 4 and model.pool_a.count == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -338,11 +410,18 @@ def test_cyclegan_ddp_two_processes(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     command = [
-        sys.executable, "-m", "lit_gen", "fit", *tiny_cyclegan_args(tmp_path, "--trainer.max_epochs=1"),
-        "--trainer.devices=2", "--trainer.strategy=ddp_find_unused_parameters_true",
+        sys.executable,
+        "-m",
+        "lit_gen",
+        "fit",
+        *tiny_cyclegan_args(tmp_path, "--trainer.max_epochs=1"),
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp_find_unused_parameters_true",
     ]
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 4  # 2 batches per rank x (G step + D step)
@@ -359,9 +438,17 @@ def test_generative_metrics_score_both_cyclegan_directions():
 
     data = DigitThinningDataModule(image_size=16, batch_size=8)
     model = CycleGAN(data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1)
-    callback = GenerativeMetrics(metrics=["fid"], feature_extractor=DIGITS_EXTRACTOR, batch_size=200)
-    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[callback], limit_val_batches=1)
+    callback = GenerativeMetrics(
+        metrics=["fid"], feature_extractor=DIGITS_EXTRACTOR, batch_size=200
+    )
+    trainer = L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback],
+        limit_val_batches=1,
+    )
     trainer.validate(model, datamodule=data)
     result = callback.last_results["val"]
     assert {"fid_a2b", "fid_b2a"} <= set(result["metrics"])

@@ -55,7 +55,11 @@ def test_unet_skip_connections_double_the_decoder_inputs():
 
 def test_unet_dropout_placement():
     # The official rule: dropout in the ngf*8 blocks between the bottleneck and ngf*4 -> ngf*8.
-    assert UNetGenerator(3, 3, 4, num_downs=8).dropout_at == [4, 5, 6]  # 256 px: the paper's CD512 x 3
+    assert UNetGenerator(3, 3, 4, num_downs=8).dropout_at == [
+        4,
+        5,
+        6,
+    ]  # 256 px: the paper's CD512 x 3
     assert UNetGenerator(3, 3, 4, num_downs=7).dropout_at == [4, 5]  # 128 px
     assert UNetGenerator(3, 3, 4, num_downs=4).dropout_at == []
     small = UNetGenerator(1, 1, 4, num_downs=4, dropout_blocks=2)
@@ -81,13 +85,19 @@ def test_resnet_generator_shapes(size, n_blocks):
 
 
 def test_resnet_blocks_follow_the_paper_and_reject_bad_sizes():
-    assert default_resnet_blocks(128) == 6 and default_resnet_blocks(256) == 9 and default_resnet_blocks(512) == 9
+    assert (
+        default_resnet_blocks(128) == 6
+        and default_resnet_blocks(256) == 9
+        and default_resnet_blocks(512) == 9
+    )
     net = ResNetTranslationGenerator(1, 1, ngf=4, n_blocks=1)
     with pytest.raises(ConfigurationError, match="divisible by 4"):
         net(torch.randn(1, 1, 18, 18))
 
 
-@pytest.mark.parametrize("size, n_layers, expected", [(256, 3, 30), (128, 3, 14), (32, 3, 2), (16, 2, 2), (16, 1, 6)])
+@pytest.mark.parametrize(
+    "size, n_layers, expected", [(256, 3, 30), (128, 3, 14), (32, 3, 2), (16, 2, 2), (16, 1, 6)]
+)
 def test_patchgan_output_size(size, n_layers, expected):
     net = PatchGANDiscriminator(2, ndf=4, n_layers=n_layers, norm="instance")
     out = net(torch.randn(1, 2, size, size))
@@ -120,14 +130,26 @@ def test_patchgan_size_check():
 def test_norm_layers_and_normal_init():
     assert isinstance(norm_layer("batch", 4), nn.BatchNorm2d)
     instance = norm_layer("instance", 4)
-    assert isinstance(instance, nn.InstanceNorm2d) and not instance.affine and not instance.track_running_stats
+    assert (
+        isinstance(instance, nn.InstanceNorm2d)
+        and not instance.affine
+        and not instance.track_running_stats
+    )
     with pytest.raises(ConfigurationError, match="norm must be"):
         norm_layer("group", 4)
     torch.manual_seed(0)
-    net = init_normal_(UNetGenerator(3, 3, 32, num_downs=6, norm="batch"), 0.02).requires_grad_(False)
-    weights = torch.cat([m.weight.flatten() for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)])
+    net = init_normal_(UNetGenerator(3, 3, 32, num_downs=6, norm="batch"), 0.02).requires_grad_(
+        False
+    )
+    weights = torch.cat(
+        [m.weight.flatten() for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+    )
     assert abs(float(weights.std()) - 0.02) < 0.001 and abs(float(weights.mean())) < 0.001
     bn = torch.cat([m.weight for m in net.modules() if isinstance(m, nn.BatchNorm2d)])
     assert abs(float(bn.mean()) - 1.0) < 0.01
-    biases = [m.bias for m in net.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.BatchNorm2d) and m.bias is not None]
+    biases = [
+        m.bias
+        for m in net.modules()
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.BatchNorm2d) and m.bias is not None
+    ]
     assert biases and all(float(b.abs().max()) == 0 for b in biases)

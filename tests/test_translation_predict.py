@@ -17,9 +17,14 @@ from fake_data import write_unpaired_images
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "quickstart"
 FAST = [
-    "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
-    "--trainer.num_sanity_val_steps=0", "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false", "--model.init_args.ngf=4", "--model.init_args.ndf=4",
+    "--trainer.max_epochs=1",
+    "--trainer.limit_train_batches=2",
+    "--trainer.limit_val_batches=1",
+    "--trainer.num_sanity_val_steps=0",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--model.init_args.ngf=4",
+    "--model.init_args.ndf=4",
 ]
 
 
@@ -36,7 +41,9 @@ def write_digit_folder(folder: Path, n: int = 5) -> list[Path]:
 
 def expected_input(path: Path, size: int = 16) -> torch.Tensor:
     image = TF.pil_to_tensor(Image.open(path).convert("L"))
-    image = TF.resize(image, [size, size], interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+    image = TF.resize(
+        image, [size, size], interpolation=TF.InterpolationMode.BICUBIC, antialias=True
+    )
     return image.float().div(255).mul(2).sub(1).unsqueeze(0)
 
 
@@ -47,19 +54,46 @@ def read_png(path: Path) -> torch.Tensor:
 @pytest.mark.parametrize("direction", ["AtoB", "BtoA"])
 def test_cyclegan_predict_translates_a_folder(tmp_path, direction):
     config = str(CONFIGS / "cyclegan.yaml")
-    fit = run(["fit", "--config", config, *FAST, "--model.init_args.n_blocks=1", "--run_dir", str(tmp_path / "fit")])
+    fit = run(
+        [
+            "fit",
+            "--config",
+            config,
+            *FAST,
+            "--model.init_args.n_blocks=1",
+            "--run_dir",
+            str(tmp_path / "fit"),
+        ]
+    )
     ckpt = tmp_path / "fit" / "checkpoints" / "last.ckpt"
     paths = write_digit_folder(tmp_path / "inputs")
-    cli = run(["predict", "--config", config, *FAST, "--model.init_args.n_blocks=1", "--ckpt_path", str(ckpt),
-               f"--data.init_args.predict_dir={tmp_path / 'inputs'}", f"--data.init_args.predict_direction={direction}",
-               "--data.init_args.batch_size=2", "--run_dir", str(tmp_path / "predict")])
+    cli = run(
+        [
+            "predict",
+            "--config",
+            config,
+            *FAST,
+            "--model.init_args.n_blocks=1",
+            "--ckpt_path",
+            str(ckpt),
+            f"--data.init_args.predict_dir={tmp_path / 'inputs'}",
+            f"--data.init_args.predict_direction={direction}",
+            "--data.init_args.batch_size=2",
+            "--run_dir",
+            str(tmp_path / "predict"),
+        ]
+    )
     written = sorted((tmp_path / "predict" / "predictions").glob("*.png"))
     assert [p.stem for p in written] == [p.stem for p in paths]
     model = cli.model
-    assert torch.equal(model.gen_ab.model[1].weight, fit.model.gen_ab.model[1].weight)  # weights from the checkpoint
+    assert torch.equal(
+        model.gen_ab.model[1].weight, fit.model.gen_ab.model[1].weight
+    )  # weights from the checkpoint
     for path, out in zip(paths, written, strict=True):
         expected = model.to_unit_range(model.translate(expected_input(path), direction))[0, 0]
-        other = model.to_unit_range(model.translate(expected_input(path), "BtoA" if direction == "AtoB" else "AtoB"))[0, 0]
+        other = model.to_unit_range(
+            model.translate(expected_input(path), "BtoA" if direction == "AtoB" else "AtoB")
+        )[0, 0]
         image = read_png(out)
         assert image.shape == (16, 16)
         assert torch.allclose(image, expected, atol=1 / 255 + 1e-6)  # PNG quantization only
@@ -72,15 +106,37 @@ def test_pix2pix_predict_and_missing_folder(tmp_path, capsys):
     run(["fit", "--config", config, *args, "--run_dir", str(tmp_path / "fit")])
     ckpt = str(tmp_path / "fit" / "checkpoints" / "last.ckpt")
     paths = write_digit_folder(tmp_path / "edges", n=3)
-    cli = run(["predict", "--config", config, *args, "--ckpt_path", ckpt,
-               f"--data.init_args.predict_dir={tmp_path / 'edges'}", "--run_dir", str(tmp_path / "predict")])
+    cli = run(
+        [
+            "predict",
+            "--config",
+            config,
+            *args,
+            "--ckpt_path",
+            ckpt,
+            f"--data.init_args.predict_dir={tmp_path / 'edges'}",
+            "--run_dir",
+            str(tmp_path / "predict"),
+        ]
+    )
     written = sorted((tmp_path / "predict" / "predictions").glob("*.png"))
     assert [p.stem for p in written] == [p.stem for p in paths]
     expected = cli.model.to_unit_range(cli.model.translate(expected_input(paths[0])))[0, 0]
     assert torch.allclose(read_png(written[0]), expected, atol=1 / 255 + 1e-6)
 
     with pytest.raises(SystemExit) as exit_info:
-        run(["predict", "--config", config, *args, "--ckpt_path", ckpt, "--run_dir", str(tmp_path / "p2")])
+        run(
+            [
+                "predict",
+                "--config",
+                config,
+                *args,
+                "--ckpt_path",
+                ckpt,
+                "--run_dir",
+                str(tmp_path / "p2"),
+            ]
+        )
     assert exit_info.value.code == 2
     assert "set data.init_args.predict_dir" in capsys.readouterr().err
 
@@ -91,8 +147,16 @@ def test_folder_module_prediction_batches(tmp_path):
     folder.mkdir()
     for name in ("a.jpg", "a.png", "b.jpg"):
         Image.new("RGB", (30, 20), (200, 10, 10)).save(folder / name)
-    dm = UnpairedImageDataModule(dataset="tiny", root=str(tmp_path), download=False, image_size=16,
-                                 num_workers=0, batch_size=3, predict_dir=str(folder), predict_direction="BtoA")
+    dm = UnpairedImageDataModule(
+        dataset="tiny",
+        root=str(tmp_path),
+        download=False,
+        image_size=16,
+        num_workers=0,
+        batch_size=3,
+        predict_dir=str(folder),
+        predict_direction="BtoA",
+    )
     batch = next(iter(dm.predict_dataloader()))
     assert batch["real"].shape == (3, 3, 16, 16)
     assert batch["name"] == ["a.jpg", "a.png", "b"]  # clashing stems keep their extension

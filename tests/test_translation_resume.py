@@ -32,13 +32,29 @@ class StopAt(L.Callback):
 
 def cyclegan_args(run_dir, epochs: int) -> list[str]:
     return [
-        "fit", "--model=lit_gen.models.CycleGAN", "--model.ngf=4", "--model.ndf=4", "--model.n_blocks=1",
-        "--model.n_layers=1", "--model.pool_size=3", "--model.n_epochs=1", "--model.n_epochs_decay=2",
-        "--data=lit_gen.data.DigitThinningDataModule", "--data.image_size=16", "--data.batch_size=2",
-        "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.deterministic=true",
-        f"--trainer.max_epochs={epochs}", "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=1",
-        "--trainer.num_sanity_val_steps=0", "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false", "--run_dir", str(run_dir),
+        "fit",
+        "--model=lit_gen.models.CycleGAN",
+        "--model.ngf=4",
+        "--model.ndf=4",
+        "--model.n_blocks=1",
+        "--model.n_layers=1",
+        "--model.pool_size=3",
+        "--model.n_epochs=1",
+        "--model.n_epochs_decay=2",
+        "--data=lit_gen.data.DigitThinningDataModule",
+        "--data.image_size=16",
+        "--data.batch_size=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=1",
+        "--trainer.deterministic=true",
+        f"--trainer.max_epochs={epochs}",
+        "--trainer.limit_train_batches=4",
+        "--trainer.limit_val_batches=1",
+        "--trainer.num_sanity_val_steps=0",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+        "--run_dir",
+        str(run_dir),
     ]
 
 
@@ -49,24 +65,43 @@ def test_cyclegan_stopped_mid_epoch_and_resumed_equals_an_uninterrupted_run(tmp_
     run_dir = tmp_path / "resumed"
     run(cyclegan_args(run_dir, epochs=1))  # ends after epoch 0: last.ckpt
     with pytest.raises(SystemExit):  # killed after 2 of epoch 1's 4 batches: interrupted.ckpt
-        run([*cyclegan_args(run_dir, epochs=3), "--ckpt_path", str(run_dir / "checkpoints/last.ckpt"),
-             "--trainer.callbacks+=test_translation_resume.StopAt", "--trainer.callbacks.init_args.at_step=12"])
+        run(
+            [
+                *cyclegan_args(run_dir, epochs=3),
+                "--ckpt_path",
+                str(run_dir / "checkpoints/last.ckpt"),
+                "--trainer.callbacks+=test_translation_resume.StopAt",
+                "--trainer.callbacks.init_args.at_step=12",
+            ]
+        )
     stopped = torch.load(run_dir / "checkpoints/interrupted.ckpt", weights_only=True)
     assert stopped["global_step"] == 12 and stopped["image_pools"]["a"]["count"] == 3
-    resumed = run([*cyclegan_args(run_dir, epochs=3), "--ckpt_path", str(run_dir / "checkpoints/interrupted.ckpt")])
+    resumed = run(
+        [
+            *cyclegan_args(run_dir, epochs=3),
+            "--ckpt_path",
+            str(run_dir / "checkpoints/interrupted.ckpt"),
+        ]
+    )
     assert resumed.trainer.global_step == 24 and resumed.trainer.current_epoch == 3
 
     expected, got = reference.model.state_dict(), resumed.model.state_dict()
     assert expected.keys() == got.keys() and any(k.startswith("disc_a.") for k in got)
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
-    for ref_opt, res_opt in zip(reference.trainer.optimizers, resumed.trainer.optimizers, strict=True):
+    for ref_opt, res_opt in zip(
+        reference.trainer.optimizers, resumed.trainer.optimizers, strict=True
+    ):
         ref_state, res_state = ref_opt.state_dict(), res_opt.state_dict()
         assert ref_state["param_groups"][0]["lr"] == res_state["param_groups"][0]["lr"] == 0.0
         for index in ref_state["state"]:
             for key in ("exp_avg", "exp_avg_sq", "step"):
-                assert torch.equal(ref_state["state"][index][key], res_state["state"][index][key]), (index, key)
-    for ref_sched, res_sched in zip(reference.model.lr_schedulers(), resumed.model.lr_schedulers(), strict=True):
+                assert torch.equal(
+                    ref_state["state"][index][key], res_state["state"][index][key]
+                ), (index, key)
+    for ref_sched, res_sched in zip(
+        reference.model.lr_schedulers(), resumed.model.lr_schedulers(), strict=True
+    ):
         assert ref_sched.last_epoch == res_sched.last_epoch == 3
     for pool in ("pool_a", "pool_b"):
         ref_pool, res_pool = getattr(reference.model, pool), getattr(resumed.model, pool)

@@ -41,10 +41,14 @@ class PredictionWriter(BasePredictionWriter):
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Resolved on every rank (trainer.log_dir broadcasts under DDP).
-        self._folder = self.output_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "predictions")
+        self._folder = self.output_dir or os.path.join(
+            trainer.log_dir or trainer.default_root_dir, "predictions"
+        )
         os.makedirs(self._folder, exist_ok=True)
 
-    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
+    def write_on_batch_end(
+        self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx
+    ):
         if isinstance(prediction, dict) and "images" in prediction:
             images, names = prediction["images"], [str(n) for n in prediction["names"]]
         elif isinstance(prediction, torch.Tensor) and prediction.ndim == 4:

@@ -53,8 +53,18 @@ PIX2PIX_DATASETS = ("facades", "maps", "edges2shoes", "edges2handbags", "night2d
 PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
 #: CycleGAN's datasets (official download_cyclegan_dataset.sh; cityscapes must be built locally).
 CYCLEGAN_DATASETS = (
-    "apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
-    "ukiyoe2photo", "vangogh2photo", "maps", "facades", "iphone2dslr_flower", "ae_photos", "grumpifycat",
+    "apple2orange",
+    "summer2winter_yosemite",
+    "horse2zebra",
+    "monet2photo",
+    "cezanne2photo",
+    "ukiyoe2photo",
+    "vangogh2photo",
+    "maps",
+    "facades",
+    "iphone2dslr_flower",
+    "ae_photos",
+    "grumpifycat",
 )
 CYCLEGAN_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"
 CITYSCAPES_NOTE = (
@@ -89,7 +99,10 @@ class Jitter:
 
     def __call__(self, *images: Tensor) -> list[Tensor]:
         size = self.load_size if self.train else self.image_size
-        images = [TF.resize(im, [size, size], interpolation=InterpolationMode.BICUBIC, antialias=True) for im in images]
+        images = [
+            TF.resize(im, [size, size], interpolation=InterpolationMode.BICUBIC, antialias=True)
+            for im in images
+        ]
         if not self.train:
             return images
         top = int(torch.randint(0, size - self.image_size + 1, ()))
@@ -140,7 +153,15 @@ class UnpairedImageDataset(Dataset):
     """Two unaligned collections -> ``(real_a, real_b)``; A in order, B at random (``random_b``)
     or ``index % |B|``; ``max(|A|, |B|)`` samples."""
 
-    def __init__(self, paths_a: list[Path], paths_b: list[Path], mode: str, jitter: Jitter, value_range, random_b: bool):
+    def __init__(
+        self,
+        paths_a: list[Path],
+        paths_b: list[Path],
+        mode: str,
+        jitter: Jitter,
+        value_range,
+        random_b: bool,
+    ):
         self.paths_a = paths_a
         self.paths_b = paths_b
         self.mode = mode
@@ -156,7 +177,11 @@ class UnpairedImageDataset(Dataset):
         if isinstance(index, tuple | list):
             index, index_b = index
         else:
-            index_b = int(torch.randint(0, len(self.paths_b), ())) if self.random_b else index % len(self.paths_b)
+            index_b = (
+                int(torch.randint(0, len(self.paths_b), ()))
+                if self.random_b
+                else index % len(self.paths_b)
+            )
         (a,) = self.jitter(_read(self.paths_a[index % len(self.paths_a)], self.mode))
         (b,) = self.jitter(_read(self.paths_b[index_b], self.mode))
         return to_value_range(a, self.value_range), to_value_range(b, self.value_range)
@@ -178,14 +203,20 @@ class ImageListDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         (image,) = self.resize(_read(self.paths[index], self.mode))
-        return {"real": to_value_range(image, self.value_range), "name": self.names[index], "direction": self.direction}
+        return {
+            "real": to_value_range(image, self.value_range),
+            "name": self.names[index],
+            "direction": self.direction,
+        }
 
 
 class DomainImages(Dataset):
     """The images of one domain, resized without jitter: the reference set of the metrics
     (``reference_set(split, domain)``). Paired data takes one half of each pair."""
 
-    def __init__(self, paths: list[Path], mode: str, image_size: int, value_range, half: int | None = None):
+    def __init__(
+        self, paths: list[Path], mode: str, image_size: int, value_range, half: int | None = None
+    ):
         self.paths = paths
         self.mode = mode
         self.resize = Jitter(image_size, image_size, flip=False, train=False)
@@ -223,7 +254,9 @@ def image_files(folder: Path, what: str) -> list[Path]:
     return files
 
 
-def predict_images(predict_dir: str | None, image_size: int, channels: int, value_range, direction: str) -> ImageListDataset:
+def predict_images(
+    predict_dir: str | None, image_size: int, channels: int, value_range, direction: str
+) -> ImageListDataset:
     """The folder of images ``lit-gen predict`` translates."""
     if not predict_dir:
         raise ConfigurationError(
@@ -231,7 +264,9 @@ def predict_images(predict_dir: str | None, image_size: int, channels: int, valu
             "(and data.init_args.predict_direction to AtoB or BtoA for unpaired models)"
         )
     paths = image_files(Path(os.path.expanduser(predict_dir)), "predict_dir")
-    return ImageListDataset(paths, "L" if channels == 1 else "RGB", image_size, value_range, direction)
+    return ImageListDataset(
+        paths, "L" if channels == 1 else "RGB", image_size, value_range, direction
+    )
 
 
 def output_names(paths: list[Path]) -> list[str]:
@@ -269,7 +304,9 @@ class _TranslationFolderDataModule(ImageDataModule):
             raise ConfigurationError(f"image_size must be >= 8, got {image_size}")
         load_size = default_load_size(image_size) if load_size is None else load_size
         if load_size < image_size:
-            raise ConfigurationError(f"load_size ({load_size}) must be >= image_size ({image_size})")
+            raise ConfigurationError(
+                f"load_size ({load_size}) must be >= image_size ({image_size})"
+            )
         self.dataset = dataset
         self.root = os.path.expanduser(root)
         self.download = download
@@ -292,8 +329,8 @@ class _TranslationFolderDataModule(ImageDataModule):
         how = (
             f"set data.init_args.download=true on a machine with internet (known names: "
             f"{', '.join(self.known)}), or copy the dataset there"
-            if self.dataset in self.known else
-            f"'{self.dataset}' is not an official dataset name ({', '.join(self.known)}), so it "
+            if self.dataset in self.known
+            else f"'{self.dataset}' is not an official dataset name ({', '.join(self.known)}), so it "
             f"cannot be downloaded: put your images there"
         )
         if self.dataset == "cityscapes":
@@ -317,16 +354,27 @@ class _TranslationFolderDataModule(ImageDataModule):
             (Path(self.root) / os.path.basename(url)).unlink(missing_ok=True)  # partial archive
             if self.folder.is_dir() and not any(self.folder.iterdir()):
                 shutil.rmtree(self.folder)
-            raise self._not_found(f"downloading {url} failed ({type(error).__name__}: {error})") from error
+            raise self._not_found(
+                f"downloading {url} failed ({type(error).__name__}: {error})"
+            ) from error
         if not self.folder.is_dir():
             raise self._not_found(f"the archive {url} did not contain {self.dataset}/")
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_set is None:
             self.predict_set = predict_images(
-                self.predict_dir, self.image_size, self.channels, self.value_range, self._predict_direction()
+                self.predict_dir,
+                self.image_size,
+                self.channels,
+                self.value_range,
+                self._predict_direction(),
             )
-        return DataLoader(self.predict_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers)
+        return DataLoader(
+            self.predict_set,
+            batch_size=self.batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+        )
 
     def _predict_direction(self) -> str:
         return "AtoB"
@@ -374,8 +422,20 @@ class PairedImageDataModule(_TranslationFolderDataModule):
         drop_last: bool = True,
         predict_dir: str | None = None,
     ):
-        super().__init__(dataset, root, download, image_size, load_size, flip, channels, batch_size,
-                         value_range, num_workers, drop_last, predict_dir)
+        super().__init__(
+            dataset,
+            root,
+            download,
+            image_size,
+            load_size,
+            flip,
+            channels,
+            batch_size,
+            value_range,
+            num_workers,
+            drop_last,
+            predict_dir,
+        )
         if direction not in DIRECTIONS:
             raise ConfigurationError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         self.direction = direction
@@ -394,7 +454,9 @@ class PairedImageDataModule(_TranslationFolderDataModule):
         self.files = {"train": train, "val": val, "test": test}
         train_jitter = Jitter(self.image_size, self.load_size, self.flip, train=True)
         plain = Jitter(self.image_size, self.image_size, flip=False, train=False)
-        self.train_set = PairedImageDataset(train, self.mode, train_jitter, self.direction, self.value_range)
+        self.train_set = PairedImageDataset(
+            train, self.mode, train_jitter, self.direction, self.value_range
+        )
         self.val_set = PairedImageDataset(val, self.mode, plain, self.direction, self.value_range)
         self.test_set = PairedImageDataset(test, self.mode, plain, self.direction, self.value_range)
 
@@ -403,7 +465,9 @@ class PairedImageDataModule(_TranslationFolderDataModule):
         check_domain(split, domain)
         self.setup()
         left = (domain == "A") == (self.direction == "AtoB")
-        return DomainImages(self.files[split], self.mode, self.image_size, self.value_range, half=0 if left else 1)
+        return DomainImages(
+            self.files[split], self.mode, self.image_size, self.value_range, half=0 if left else 1
+        )
 
 
 class UnpairedImageDataModule(_TranslationFolderDataModule):
@@ -447,18 +511,36 @@ class UnpairedImageDataModule(_TranslationFolderDataModule):
         predict_dir: str | None = None,
         predict_direction: Literal["AtoB", "BtoA"] = "AtoB",
     ):
-        super().__init__(dataset, root, download, image_size, load_size, flip, channels, batch_size,
-                         value_range, num_workers, drop_last, predict_dir)
+        super().__init__(
+            dataset,
+            root,
+            download,
+            image_size,
+            load_size,
+            flip,
+            channels,
+            batch_size,
+            value_range,
+            num_workers,
+            drop_last,
+            predict_dir,
+        )
         if predict_direction not in DIRECTIONS:
-            raise ConfigurationError(f"predict_direction must be 'AtoB' or 'BtoA', got {predict_direction!r}")
+            raise ConfigurationError(
+                f"predict_direction must be 'AtoB' or 'BtoA', got {predict_direction!r}"
+            )
         self.predict_direction = predict_direction
 
     def _predict_direction(self) -> str:
         return self.predict_direction
 
     def _train_sampler(self, dataset: Dataset) -> ResumableSampler:
-        if isinstance(dataset, UnpairedImageDataset) and dataset.random_b:  # B partners from (seed, epoch)
-            return UnalignedSampler(dataset, len(dataset.paths_b), shuffle=True, seed=training_seed())
+        if (
+            isinstance(dataset, UnpairedImageDataset) and dataset.random_b
+        ):  # B partners from (seed, epoch)
+            return UnalignedSampler(
+                dataset, len(dataset.paths_b), shuffle=True, seed=training_seed()
+            )
         return super()._train_sampler(dataset)
 
     def setup(self, stage: str | None = None) -> None:
@@ -469,22 +551,45 @@ class UnpairedImageDataModule(_TranslationFolderDataModule):
         files = {}
         for split in ("train", "test"):
             for domain in "AB":
-                files[split + domain] = image_files(self.folder / f"{split}{domain}", f"{self.dataset} domain {domain} ({split})")
-        val_split = "val" if (self.folder / "valA").is_dir() and (self.folder / "valB").is_dir() else "test"
+                files[split + domain] = image_files(
+                    self.folder / f"{split}{domain}", f"{self.dataset} domain {domain} ({split})"
+                )
+        val_split = (
+            "val" if (self.folder / "valA").is_dir() and (self.folder / "valB").is_dir() else "test"
+        )
         if val_split == "val":
             for domain in "AB":
-                files["val" + domain] = image_files(self.folder / f"val{domain}", f"{self.dataset} domain {domain} (val)")
+                files["val" + domain] = image_files(
+                    self.folder / f"val{domain}", f"{self.dataset} domain {domain} (val)"
+                )
         self.files = {**files, **{"val" + d: files[val_split + d] for d in "AB"}}
         train_jitter = Jitter(self.image_size, self.load_size, self.flip, train=True)
         plain = Jitter(self.image_size, self.image_size, flip=False, train=False)
-        self.train_set = UnpairedImageDataset(files["trainA"], files["trainB"], self.mode, train_jitter, self.value_range, random_b=True)
-        self.val_set = UnpairedImageDataset(files[val_split + "A"], files[val_split + "B"], self.mode, plain, self.value_range, random_b=False)
-        self.test_set = UnpairedImageDataset(files["testA"], files["testB"], self.mode, plain, self.value_range, random_b=False)
+        self.train_set = UnpairedImageDataset(
+            files["trainA"],
+            files["trainB"],
+            self.mode,
+            train_jitter,
+            self.value_range,
+            random_b=True,
+        )
+        self.val_set = UnpairedImageDataset(
+            files[val_split + "A"],
+            files[val_split + "B"],
+            self.mode,
+            plain,
+            self.value_range,
+            random_b=False,
+        )
+        self.test_set = UnpairedImageDataset(
+            files["testA"], files["testB"], self.mode, plain, self.value_range, random_b=False
+        )
 
     def reference_set(self, split: str, domain: str | None = None) -> DomainImages:
         """The images of domain ``A`` or ``B`` of a split, unjittered (``val``: valA/valB or the
         test folders)."""
         check_domain(split, domain)
         self.setup()
-        return DomainImages(self.files[split + domain], self.mode, self.image_size, self.value_range)
-
+        return DomainImages(
+            self.files[split + domain], self.mode, self.image_size, self.value_range
+        )

@@ -41,8 +41,12 @@ from lit_gen.errors import ConfigurationError
 
 def thin_digits(images: Tensor, erosion_size: int = 3) -> Tensor:
     """Grey erosion (minimum filter over an ``erosion_size`` square) of each ``(N, 1, H, W)`` image."""
-    eroded = [ndimage.grey_erosion(im[0].numpy(), size=(erosion_size, erosion_size), mode="constant", cval=0.0)
-              for im in images.float()]
+    eroded = [
+        ndimage.grey_erosion(
+            im[0].numpy(), size=(erosion_size, erosion_size), mode="constant", cval=0.0
+        )
+        for im in images.float()
+    ]
     return torch.as_tensor(np.stack(eroded)).unsqueeze(1)
 
 
@@ -51,7 +55,9 @@ def edge_maps(images: Tensor) -> Tensor:
     edges = []
     for im in images.float():
         x = im[0].numpy()
-        magnitude = np.hypot(ndimage.sobel(x, axis=0, mode="constant"), ndimage.sobel(x, axis=1, mode="constant"))
+        magnitude = np.hypot(
+            ndimage.sobel(x, axis=0, mode="constant"), ndimage.sobel(x, axis=1, mode="constant")
+        )
         edges.append(magnitude / max(float(magnitude.max()), 1e-8))
     return torch.as_tensor(np.stack(edges), dtype=torch.float32).unsqueeze(1)
 
@@ -78,7 +84,9 @@ class UnpairedTensorDataset(Dataset):
     """Two in-memory collections: A in order, B uniformly at random (``random_b``) or
     ``index % |B|``; ``max(|A|, |B|)`` samples."""
 
-    def __init__(self, images_a: Tensor, images_b: Tensor, labels_a: Tensor, labels_b: Tensor, random_b: bool):
+    def __init__(
+        self, images_a: Tensor, images_b: Tensor, labels_a: Tensor, labels_b: Tensor, random_b: bool
+    ):
         self.images_a, self.images_b = images_a, images_b
         self.labels_a, self.labels_b = labels_a, labels_b
         self.random_b = random_b
@@ -123,7 +131,9 @@ class _DigitTranslationDataModule(ImageDataModule):
         super().__init__(batch_size, num_workers, value_range, drop_last)
         if image_size < 8:
             raise ConfigurationError(f"image_size must be >= 8, got {image_size}")
-        if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        if not (
+            0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1
+        ):
             raise ConfigurationError(
                 f"val_fraction and test_fraction must be in (0, 1) with a sum below 1, got "
                 f"{val_fraction} and {test_fraction}"
@@ -141,7 +151,9 @@ class _DigitTranslationDataModule(ImageDataModule):
         """Digits in [0, 1], labels, and train/val/test index tensors."""
         images, labels = load_digit_images(self.image_size)
         parts = stratified_split(
-            labels, [1 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction], self.split_seed
+            labels,
+            [1 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction],
+            self.split_seed,
         )
         return images, labels, parts
 
@@ -161,13 +173,22 @@ class _DigitTranslationDataModule(ImageDataModule):
 
     def _train_sampler(self, dataset: Dataset) -> ResumableSampler:
         if isinstance(dataset, UnpairedTensorDataset) and dataset.random_b:
-            return UnalignedSampler(dataset, len(dataset.images_b), shuffle=True, seed=training_seed())
+            return UnalignedSampler(
+                dataset, len(dataset.images_b), shuffle=True, seed=training_seed()
+            )
         return super()._train_sampler(dataset)
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_set is None:
-            self.predict_set = predict_images(self.predict_dir, self.image_size, 1, self.value_range, self._predict_direction())
-        return DataLoader(self.predict_set, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers)
+            self.predict_set = predict_images(
+                self.predict_dir, self.image_size, 1, self.value_range, self._predict_direction()
+            )
+        return DataLoader(
+            self.predict_set,
+            batch_size=self.batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+        )
 
     def _predict_direction(self) -> str:
         return "AtoB"
@@ -204,12 +225,23 @@ class DigitThinningDataModule(_DigitTranslationDataModule):
         predict_dir: str | None = None,
         predict_direction: Literal["AtoB", "BtoA"] = "AtoB",
     ):
-        super().__init__(image_size, batch_size, value_range, val_fraction, test_fraction, split_seed,
-                         num_workers, drop_last, predict_dir)
+        super().__init__(
+            image_size,
+            batch_size,
+            value_range,
+            val_fraction,
+            test_fraction,
+            split_seed,
+            num_workers,
+            drop_last,
+            predict_dir,
+        )
         if erosion_size < 2:
             raise ConfigurationError(f"erosion_size must be >= 2, got {erosion_size}")
         if predict_direction not in DIRECTIONS:
-            raise ConfigurationError(f"predict_direction must be 'AtoB' or 'BtoA', got {predict_direction!r}")
+            raise ConfigurationError(
+                f"predict_direction must be 'AtoB' or 'BtoA', got {predict_direction!r}"
+            )
         self.erosion_size = erosion_size
         self.predict_direction = predict_direction
 
@@ -229,10 +261,20 @@ class DigitThinningDataModule(_DigitTranslationDataModule):
         idx_a, idx_b = train[half_a], train[half_b]
         r = self.to_range
         self.train_set = UnpairedTensorDataset(
-            r(images[idx_a]), r(self.transform(images[idx_b])), labels[idx_a], labels[idx_b], random_b=True
+            r(images[idx_a]),
+            r(self.transform(images[idx_b])),
+            labels[idx_a],
+            labels[idx_b],
+            random_b=True,
         )
         self.val_set, self.test_set = (
-            UnpairedTensorDataset(r(images[idx]), r(self.transform(images[idx])), labels[idx], labels[idx], random_b=False)
+            UnpairedTensorDataset(
+                r(images[idx]),
+                r(self.transform(images[idx])),
+                labels[idx],
+                labels[idx],
+                random_b=False,
+            )
             for idx in (val, test)
         )
 
@@ -266,8 +308,17 @@ class DigitEdgesDataModule(_DigitTranslationDataModule):
         drop_last: bool = True,
         predict_dir: str | None = None,
     ):
-        super().__init__(image_size, batch_size, value_range, val_fraction, test_fraction, split_seed,
-                         num_workers, drop_last, predict_dir)
+        super().__init__(
+            image_size,
+            batch_size,
+            value_range,
+            val_fraction,
+            test_fraction,
+            split_seed,
+            num_workers,
+            drop_last,
+            predict_dir,
+        )
         if direction not in DIRECTIONS:
             raise ConfigurationError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         self.direction = direction
@@ -279,5 +330,8 @@ class DigitEdgesDataModule(_DigitTranslationDataModule):
         edges = edge_maps(images)
         sources, targets = (edges, images) if self.direction == "AtoB" else (images, edges)
         self.train_set, self.val_set, self.test_set = (
-            PairedTensorDataset(self.to_range(sources[idx]), self.to_range(targets[idx]), labels[idx]) for idx in parts
+            PairedTensorDataset(
+                self.to_range(sources[idx]), self.to_range(targets[idx]), labels[idx]
+            )
+            for idx in parts
         )

@@ -26,11 +26,16 @@ def psnr(pred: Tensor, target: Tensor, data_range: float = 1.0, max_db: float = 
 
 @torch.no_grad()
 def label_preservation(
-    classifier: Callable[[Tensor], Tensor], translated: Tensor, source_labels: Tensor, batch_size: int = 256
+    classifier: Callable[[Tensor], Tensor],
+    translated: Tensor,
+    source_labels: Tensor,
+    batch_size: int = 256,
 ) -> float:
     """Accuracy of ``classifier`` (logits) on ``translated`` images against ``source_labels``."""
     correct = 0
     for start in range(0, len(translated), batch_size):
         logits = classifier(translated[start : start + batch_size])
-        correct += int((logits.argmax(1).cpu() == source_labels[start : start + batch_size].cpu()).sum())
+        correct += int(
+            (logits.argmax(1).cpu() == source_labels[start : start + batch_size].cpu()).sum()
+        )
     return correct / max(len(translated), 1)

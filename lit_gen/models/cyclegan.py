@@ -83,8 +83,12 @@ class ImagePool:
             return images
         images = images.detach()
         if self.images is None:
-            self.images = torch.empty(self.pool_size, *images.shape[1:], dtype=images.dtype, device=images.device)
-        elif self.images.device != images.device:  # restored from a checkpoint before the move to GPU
+            self.images = torch.empty(
+                self.pool_size, *images.shape[1:], dtype=images.dtype, device=images.device
+            )
+        elif (
+            self.images.device != images.device
+        ):  # restored from a checkpoint before the move to GPU
             self.images = self.images.to(images.device)
         rng = self._rng()
         out = []
@@ -114,7 +118,9 @@ class ImagePool:
         self.images = None
         if state["images"] is not None and self.count:
             stored = state["images"][: self.count]
-            self.images = torch.empty(self.pool_size, *stored.shape[1:], dtype=stored.dtype, device=device)
+            self.images = torch.empty(
+                self.pool_size, *stored.shape[1:], dtype=stored.dtype, device=device
+            )
             self.images[: self.count] = stored.to(device)
         self.generator = None
         if state["rng"] is not None:
@@ -173,7 +179,9 @@ class CycleGAN(GenerativeModule):
         self.save_hyperparameters(ignore=["adversarial", "optimizer_g", "optimizer_d"])
         self.automatic_optimization = False
         if len(self.data_shape) != 3:
-            raise ConfigurationError(f"CycleGAN translates images (C, H, W); got data_shape {self.data_shape}")
+            raise ConfigurationError(
+                f"CycleGAN translates images (C, H, W); got data_shape {self.data_shape}"
+            )
         if lambda_cycle < 0 or lambda_identity < 0:
             raise ConfigurationError(
                 f"lambda_cycle and lambda_identity must be >= 0, got {lambda_cycle} and {lambda_identity}"
@@ -188,8 +196,12 @@ class CycleGAN(GenerativeModule):
         check_patchgan_size(side, n_layers)
         n_blocks = default_resnet_blocks(side) if n_blocks is None else n_blocks
         out = "tanh" if self.value_range[0] < 0 else "sigmoid"  # the data's range
-        self.gen_ab = ResNetTranslationGenerator(channels, channels, ngf, n_blocks, norm, dropout, out)  # G
-        self.gen_ba = ResNetTranslationGenerator(channels, channels, ngf, n_blocks, norm, dropout, out)  # F
+        self.gen_ab = ResNetTranslationGenerator(
+            channels, channels, ngf, n_blocks, norm, dropout, out
+        )  # G
+        self.gen_ba = ResNetTranslationGenerator(
+            channels, channels, ngf, n_blocks, norm, dropout, out
+        )  # F
         self.disc_a = PatchGANDiscriminator(channels, ndf, n_layers, norm)  # D_X
         self.disc_b = PatchGANDiscriminator(channels, ndf, n_layers, norm)  # D_Y
         for net in (self.gen_ab, self.gen_ba, self.disc_a, self.disc_b):
@@ -223,7 +235,9 @@ class CycleGAN(GenerativeModule):
             net.train(was_training)
 
     # -- the objective -----------------------------------------------------------------------
-    def generator_loss(self, real_a: Tensor, real_b: Tensor, fake_a: Tensor, fake_b: Tensor) -> dict[str, Tensor]:
+    def generator_loss(
+        self, real_a: Tensor, real_b: Tensor, fake_a: Tensor, fake_b: Tensor
+    ) -> dict[str, Tensor]:
         """The generators' terms for ``fake_b = G(a)``, ``fake_a = F(b)``:
         ``g_gan_ab = E[(D_Y(G(a)) - 1)^2]``, ``g_gan_ba = E[(D_X(F(b)) - 1)^2]``,
         ``cycle = ||F(G(a)) - a||_1 + ||G(F(b)) - b||_1``, ``identity = ||F(a) - a||_1 +
@@ -315,10 +329,16 @@ class CycleGAN(GenerativeModule):
         fake_b = self.translate(images, "AtoB")
         fake_a = self.translate(others, "BtoA")
         return {
-            "translations": torch.cat([
-                images, fake_b, self.translate(fake_b, "BtoA"),
-                others, fake_a, self.translate(fake_a, "AtoB"),
-            ])
+            "translations": torch.cat(
+                [
+                    images,
+                    fake_b,
+                    self.translate(fake_b, "BtoA"),
+                    others,
+                    fake_a,
+                    self.translate(fake_a, "AtoB"),
+                ]
+            )
         }
 
     # -- checkpoints: the image histories travel with the weights ------------------------------
@@ -334,4 +354,6 @@ class CycleGAN(GenerativeModule):
     def configure_optimizers(self):
         opt_g = self.optimizer_g_factory([*self.gen_ab.parameters(), *self.gen_ba.parameters()])
         opt_d = self.optimizer_d_factory([*self.disc_a.parameters(), *self.disc_b.parameters()])
-        return [opt_g, opt_d], linear_decay_schedulers([opt_g, opt_d], self.hparams.n_epochs, self.hparams.n_epochs_decay)
+        return [opt_g, opt_d], linear_decay_schedulers(
+            [opt_g, opt_d], self.hparams.n_epochs, self.hparams.n_epochs_decay
+        )

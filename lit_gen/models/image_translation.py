@@ -60,7 +60,10 @@ def linear_decay_schedulers(
     """One :class:`LinearDecay` ``LambdaLR`` per optimizer (returned from
     ``configure_optimizers``, so Lightning saves and restores them; the module steps them in
     ``on_train_epoch_end`` since it optimizes manually)."""
-    return [torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(n_epochs, n_epochs_decay)) for opt in optimizers]
+    return [
+        torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(n_epochs, n_epochs_decay))
+        for opt in optimizers
+    ]
 
 
 @contextmanager

@@ -96,7 +96,9 @@ class Pix2Pix(GenerativeModule):
         self.save_hyperparameters(ignore=["adversarial", "optimizer_g", "optimizer_d"])
         self.automatic_optimization = False
         if len(self.data_shape) != 3:
-            raise ConfigurationError(f"Pix2Pix translates images (C, H, W); got data_shape {self.data_shape}")
+            raise ConfigurationError(
+                f"Pix2Pix translates images (C, H, W); got data_shape {self.data_shape}"
+            )
         if inference not in ("train", "eval"):
             raise ConfigurationError(f"inference must be 'train' or 'eval', got {inference!r}")
         if lambda_l1 < 0:
@@ -112,7 +114,9 @@ class Pix2Pix(GenerativeModule):
             )
         check_patchgan_size(side, n_layers)
         out = "tanh" if self.value_range[0] < 0 else "sigmoid"  # the data's range
-        self.generator = UNetGenerator(channels, channels, ngf, num_downs, norm, dropout, dropout_blocks, out)
+        self.generator = UNetGenerator(
+            channels, channels, ngf, num_downs, norm, dropout, dropout_blocks, out
+        )
         # D(x, y): input and output image concatenated along channels (sec. 2.1, eq. (1)).
         self.discriminator = PatchGANDiscriminator(2 * channels, ndf, n_layers, norm)
         init_normal_(self.generator, init_std)
@@ -192,7 +196,9 @@ class Pix2Pix(GenerativeModule):
         self.log_epoch_metrics(
             {
                 f"{stage}/l1": l1_loss(fake_b, real_b),
-                f"{stage}/psnr": psnr(self.to_unit_range(fake_b), self.to_unit_range(real_b)).mean(),
+                f"{stage}/psnr": psnr(
+                    self.to_unit_range(fake_b), self.to_unit_range(real_b)
+                ).mean(),
             },
             len(real_a),
         )
@@ -223,4 +229,6 @@ class Pix2Pix(GenerativeModule):
     def configure_optimizers(self):
         opt_g = self.optimizer_g_factory(self.generator.parameters())
         opt_d = self.optimizer_d_factory(self.discriminator.parameters())
-        return [opt_g, opt_d], linear_decay_schedulers([opt_g, opt_d], self.hparams.n_epochs, self.hparams.n_epochs_decay)
+        return [opt_g, opt_d], linear_decay_schedulers(
+            [opt_g, opt_d], self.hparams.n_epochs, self.hparams.n_epochs_decay
+        )

@@ -58,8 +58,11 @@ class PatchGANDiscriminator(nn.Module):
         for n in range(1, n_layers + 1):
             next_width = ndf * min(2**n, 8)
             stride = 2 if n < n_layers else 1  # the last widening convolution keeps the size
-            layers += [nn.Conv2d(width, next_width, 4, stride, 1, bias=bias), norm_layer(norm, next_width),
-                       nn.LeakyReLU(0.2)]
+            layers += [
+                nn.Conv2d(width, next_width, 4, stride, 1, bias=bias),
+                norm_layer(norm, next_width),
+                nn.LeakyReLU(0.2),
+            ]
             width = next_width
         layers.append(nn.Conv2d(width, 1, 4, 1, 1))  # one score per patch
         self.model = nn.Sequential(*layers)

@@ -33,11 +33,18 @@ class ResidualBlock(nn.Module):
         super().__init__()
         bias = conv_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(1), nn.Conv2d(width, width, 3, bias=bias), norm_layer(norm, width), nn.ReLU(),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(width, width, 3, bias=bias),
+            norm_layer(norm, width),
+            nn.ReLU(),
         ]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(width, width, 3, bias=bias), norm_layer(norm, width)]
+        layers += [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(width, width, 3, bias=bias),
+            norm_layer(norm, width),
+        ]
         self.block = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -73,17 +80,25 @@ class ResNetTranslationGenerator(nn.Module):
             raise ConfigurationError(f"n_blocks must be >= 0, got {n_blocks}")
         bias = conv_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(),
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, ngf, 7, bias=bias),
+            norm_layer(norm, ngf),
+            nn.ReLU(),
         ]
         width = ngf
         for _ in range(2):  # d128, d256
-            layers += [nn.Conv2d(width, 2 * width, 3, 2, 1, bias=bias), norm_layer(norm, 2 * width), nn.ReLU()]
+            layers += [
+                nn.Conv2d(width, 2 * width, 3, 2, 1, bias=bias),
+                norm_layer(norm, 2 * width),
+                nn.ReLU(),
+            ]
             width *= 2
         layers += [ResidualBlock(width, norm, dropout) for _ in range(n_blocks)]
         for _ in range(2):  # u128, u64
             layers += [
                 nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1, bias=bias),
-                norm_layer(norm, width // 2), nn.ReLU(),
+                norm_layer(norm, width // 2),
+                nn.ReLU(),
             ]
             width //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), activation(output)]

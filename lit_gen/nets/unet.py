@@ -86,24 +86,37 @@ class UNetGenerator(nn.Module):
 
         self.downs = nn.ModuleList()
         for i in range(n):
-            conv = nn.Conv2d(in_channels if i == 0 else widths[i - 1], widths[i], 4, 2, 1, bias=bias)
+            conv = nn.Conv2d(
+                in_channels if i == 0 else widths[i - 1], widths[i], 4, 2, 1, bias=bias
+            )
             if i == 0:
                 self.downs.append(conv)  # C64: no activation before it, no norm after it
             elif i == n - 1:
                 self.downs.append(nn.Sequential(nn.LeakyReLU(0.2), conv))  # bottleneck: no norm
             else:
-                self.downs.append(nn.Sequential(nn.LeakyReLU(0.2), conv, norm_layer(norm, widths[i])))
+                self.downs.append(
+                    nn.Sequential(nn.LeakyReLU(0.2), conv, norm_layer(norm, widths[i]))
+                )
 
         self.ups = nn.ModuleList()
         for i in range(n):
             if i == 0:  # outermost: back to the image
-                self.ups.append(nn.Sequential(
-                    nn.ReLU(), nn.ConvTranspose2d(2 * widths[0], out_channels, 4, 2, 1), activation(output),
-                ))
+                self.ups.append(
+                    nn.Sequential(
+                        nn.ReLU(),
+                        nn.ConvTranspose2d(2 * widths[0], out_channels, 4, 2, 1),
+                        activation(output),
+                    )
+                )
                 continue
-            in_width = widths[i] if i == n - 1 else 2 * widths[i]  # skip concatenated above the bottleneck
-            layers = [nn.ReLU(), nn.ConvTranspose2d(in_width, widths[i - 1], 4, 2, 1, bias=bias),
-                      norm_layer(norm, widths[i - 1])]
+            in_width = (
+                widths[i] if i == n - 1 else 2 * widths[i]
+            )  # skip concatenated above the bottleneck
+            layers = [
+                nn.ReLU(),
+                nn.ConvTranspose2d(in_width, widths[i - 1], 4, 2, 1, bias=bias),
+                norm_layer(norm, widths[i - 1]),
+            ]
             if i in dropout_at:
                 layers.append(nn.Dropout(0.5))
             self.ups.append(nn.Sequential(*layers))
