@@ -1,5 +1,6 @@
-"""Lightning callbacks: image grids, generative metrics, mode coverage on 2-D mixtures, and
-fault tolerance (exact resume, divergence stop, SLURM pre-emption; the CLI adds these by default)."""
+"""Lightning callbacks: image grids, generative metrics, mode coverage on 2-D mixtures, fault
+tolerance (exact resume, divergence stop, SLURM pre-emption; the CLI adds these by default) and
+prediction writing."""
 
 from lit_gen.callbacks.fault_tolerance import (
     InterruptCheckpoint,
@@ -10,6 +11,7 @@ from lit_gen.callbacks.fault_tolerance import (
 from lit_gen.callbacks.images import ImageGrids
 from lit_gen.callbacks.metrics import GenerativeMetrics
 from lit_gen.callbacks.mode_coverage import ModeCoverage
+from lit_gen.callbacks.predictions import PredictionWriter
 from lit_gen.callbacks.progress import ThrottledRichProgressBar
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "InterruptCheckpoint",
     "ModeCoverage",
     "NonFiniteLossGuard",
+    "PredictionWriter",
     "RandomState",
     "SlurmRequeue",
     "ThrottledRichProgressBar",
