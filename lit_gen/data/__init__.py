@@ -1,0 +1,16 @@
+"""LightningDataModules: the embedded digits, torchvision datasets and image folders."""
+
+from lit_gen.data.base import ImageDataModule, TensorImageDataset
+from lit_gen.data.digits import DigitsDataModule
+from lit_gen.data.folders import ImageFolderDataModule
+from lit_gen.data.vision import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
+
+__all__ = [
+    "CIFAR10DataModule",
+    "DigitsDataModule",
+    "FashionMNISTDataModule",
+    "ImageDataModule",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+    "TensorImageDataset",
+]
