@@ -1,12 +1,15 @@
-"""LightningDataModules: the embedded digits, torchvision datasets and image folders."""
+"""LightningDataModules: the embedded digits, torchvision datasets, CelebA and image folders."""
 
 from lit_gen.data.base import ImageDataModule, TensorImageDataset
-from lit_gen.data.digits import DigitsDataModule
+from lit_gen.data.celeba import CelebADataModule
+from lit_gen.data.digits import DigitsAttributesDataModule, DigitsDataModule
 from lit_gen.data.folders import ImageFolderDataModule
 from lit_gen.data.vision import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
 
 __all__ = [
     "CIFAR10DataModule",
+    "CelebADataModule",
+    "DigitsAttributesDataModule",
     "DigitsDataModule",
     "FashionMNISTDataModule",
     "ImageDataModule",

@@ -1,5 +1,6 @@
 """LightningModules, one file per family of papers."""
 
+from lit_gen.models.aae import AdversarialAutoEncoder
 from lit_gen.models.autoencoder import (
     AutoEncoder,
     ContractiveAutoEncoder,
@@ -7,14 +8,21 @@ from lit_gen.models.autoencoder import (
     SparseAutoEncoder,
 )
 from lit_gen.models.base import GenerativeModule
+from lit_gen.models.classifier import EncoderClassifier
+from lit_gen.models.fader import FaderNetwork
+from lit_gen.models.sparse_coding import SparseCoding
 from lit_gen.models.vae import VAE, ConditionalVAE
 
 __all__ = [
+    "AdversarialAutoEncoder",
     "AutoEncoder",
     "ConditionalVAE",
     "ContractiveAutoEncoder",
     "DenoisingAutoEncoder",
+    "EncoderClassifier",
+    "FaderNetwork",
     "GenerativeModule",
     "SparseAutoEncoder",
+    "SparseCoding",
     "VAE",
 ]
