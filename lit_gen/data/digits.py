@@ -27,8 +27,8 @@ def load_digit_images(image_size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
 class DigitsDataModule(ImageDataModule):
     """Handwritten digits (scikit-learn), resized and split deterministically.
 
-    The split is stratified by class with a fixed seed: by default 70% train (1,257), 15%
-    validation (270), 15% test (270). The same ``split_seed`` always yields the same split.
+    The split is stratified by class with a fixed seed: by default 70% train (1,259), 15%
+    validation (269), 15% test (269). The same ``split_seed`` always yields the same split.
 
     Two options serve the autoencoder applications (both leave the test split untouched, and the
     split itself does not depend on them):
