@@ -14,8 +14,10 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 
 @pytest.fixture(autouse=True)
 def _in_tmp_dir(tmp_path, monkeypatch):
-    """Every test runs in its own directory, so ``runs/`` and ``data/`` never leak."""
+    """Every test runs in its own directory, so ``runs/`` and ``data/`` never leak (nor the
+    metrics' reference-feature cache)."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIT_GEN_CACHE_DIR", str(tmp_path / "fidelity_cache"))
     yield
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fake_data import WRITERS
 from lit_gen.cli import run
+
+from fake_data import WRITERS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # Stackable fragments (trainer/, logger/) are exercised together with an experiment elsewhere.

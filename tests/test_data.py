@@ -3,12 +3,9 @@ image folders, and the messages users get when data is missing or broken."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from fake_data import write_cifar10, write_fashion_mnist, write_image_folder, write_mnist
 from lit_gen.data import (
     CIFAR10DataModule,
     DigitsDataModule,
@@ -18,6 +15,8 @@ from lit_gen.data import (
     TensorImageDataset,
 )
 from lit_gen.errors import ConfigurationError, CorruptDataError, DatasetNotFoundError
+
+from fake_data import write_cifar10, write_fashion_mnist, write_image_folder, write_mnist
 
 
 @pytest.mark.parametrize("size", [8, 16, 32])

@@ -64,8 +64,13 @@ class TensorImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def _convert(self, stored: Tensor) -> Tensor:
-        return stored.float().mul_(self.scale).add_(self.shift)
+    def _convert(self, stored: Tensor, owned: bool = False) -> Tensor:
+        """``stored * scale + shift`` as float32. ``owned``: ``stored`` is a fresh copy (an
+        advanced-indexing gather) that may be scaled in place."""
+        converted = stored.float()
+        if converted is stored and not owned:  # float32 storage: never scale it in place
+            converted = converted.clone()
+        return converted.mul_(self.scale).add_(self.shift)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         return self._convert(self.images[index]), self.labels[index]
@@ -73,7 +78,7 @@ class TensorImageDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
         # One advanced-indexing gather per batch instead of len(indices) item calls + stack.
         index = torch.as_tensor(indices, dtype=torch.long)
-        return self._convert(self.images[index]), self.labels[index]
+        return self._convert(self.images[index], owned=True), self.labels[index]
 
     def tensors(self) -> tuple[Tensor, Tensor]:
         """All images (converted to the model's range) and labels."""

@@ -81,10 +81,11 @@ class GenerativeModule(L.LightningModule):
         skipping those calls loses nothing; the progress bar refreshes at the same rate.
         """
         trainer = self._trainer
-        if trainer is not None:
-            connector = getattr(trainer, "_logger_connector", None)
-            if connector is not None and not (connector.should_update_logs or trainer.fast_dev_run):
-                return
+        if trainer is None:
+            return  # called outside a Trainer (tests, notebooks): nothing to log to
+        connector = getattr(trainer, "_logger_connector", None)
+        if connector is not None and not (connector.should_update_logs or trainer.fast_dev_run):
+            return
         for key, value in metrics.items():
             self.log(key, value.detach(), on_step=True, on_epoch=False, prog_bar=key in prog_bar)
 
