@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fake_data import write_celeba
 
 from lit_gen.data import CelebADataModule, DigitsAttributesDataModule, DigitsDataModule
 from lit_gen.data.celeba import CELEBA_ATTRIBUTES
 from lit_gen.data.digits import ink_mass
 from lit_gen.errors import ConfigurationError, CorruptDataError, DatasetNotFoundError
+
+from fake_data import write_celeba
 
 
 def _setup(module):

@@ -265,12 +265,17 @@ class AdversarialAutoEncoder(GenerativeModule):
         self._evaluate(batch, "test")
 
     def configure_optimizers(self):
+        def reconstruction_default(params):
+            return torch.optim.Adam(params, lr=1e-3)
+
+        def adversarial_default(params):
+            return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+
         autoencoder = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        adam = (lambda params: torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999)))
         return [
-            (self.optimizer_ae or (lambda params: torch.optim.Adam(params, lr=1e-3)))(autoencoder),
-            (self.optimizer_d or adam)(self.discriminator.parameters()),
-            (self.optimizer_g or adam)(self.encoder.parameters()),
+            (self.optimizer_ae or reconstruction_default)(autoencoder),
+            (self.optimizer_d or adversarial_default)(self.discriminator.parameters()),
+            (self.optimizer_g or adversarial_default)(self.encoder.parameters()),
         ]
 
     def setup(self, stage: str) -> None:
