@@ -73,7 +73,7 @@ def aae(out: Path) -> None:
     from lit_gen.metrics import DIGITS_EXTRACTOR, FidelityEvaluator, datamodule_reference
 
     evaluator = FidelityEvaluator(DIGITS_EXTRACTOR, metrics=("fid",), device="cpu", cache_dir=out / "fidelity_cache")
-    print("\n| config | val/recon | discriminator accuracy (test, prior vs codes) | codes nearest their digit's component | digits FD of 1,000 samples | training (s) |")
+    print("\n| config | test squared error / image | discriminator accuracy (test, prior vs codes) | codes nearest their digit's component | digits FD of 1,000 samples | training (s) |")
     print("|---|---|---|---|---|---|")
     for config in ("aae.yaml", "aae_mixture.yaml", "aae_supervised.yaml"):
         model, data, seconds = _fit(QUICK / config, out / config.replace(".yaml", ""))
