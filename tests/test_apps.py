@@ -25,6 +25,9 @@ def test_auroc_matches_scikit_learn():
     labels = torch.rand(200, generator=generator) < 0.2
     scores = torch.randn(200, generator=generator) + labels.float()
     assert anomaly.auroc(scores, labels) == pytest.approx(roc_auc_score(labels.numpy(), scores.numpy()), abs=1e-6)
+    # scores in nats (-ELBO ~ 100): torchmetrics alone would squash them through a sigmoid to 1.0
+    large = 100 + 5 * scores
+    assert anomaly.auroc(large, labels) == pytest.approx(roc_auc_score(labels.numpy(), large.numpy()), abs=1e-6)
 
 
 def test_pca_projection_and_psnr_match_references():

@@ -55,8 +55,15 @@ def anomaly_scores(model, images: torch.Tensor, elbo_samples: int = 10, batch_si
 
 
 def auroc(scores: torch.Tensor, is_anomaly: torch.Tensor) -> float:
-    """Area under the ROC curve of ``scores`` for the positives ``is_anomaly``."""
-    return float(binary_auroc(scores.float(), is_anomaly.long()))
+    """Area under the ROC curve of ``scores`` for the positives ``is_anomaly``.
+
+    The scores are first mapped to [0, 1] by an increasing affine map (the AUROC only depends on
+    their order): torchmetrics reads scores outside [0, 1] as logits and applies a sigmoid, which
+    in float32 rounds every score above ~17 (e.g. an ELBO in nats) to 1.0."""
+    scores = scores.double()
+    low, high = scores.min(), scores.max()
+    unit = (scores - low) / (high - low) if high > low else torch.zeros_like(scores)
+    return float(binary_auroc(unit, is_anomaly.long()))
 
 
 def main(argv: list[str] | None = None) -> dict:
