@@ -70,8 +70,14 @@ def fader(out: Path) -> None:
 
 @torch.no_grad()
 def aae(out: Path) -> None:
-    from lit_gen.metrics import DIGITS_EXTRACTOR, FidelityEvaluator, datamodule_reference
+    from lit_gen.metrics import (
+        DIGITS_EXTRACTOR,
+        FidelityEvaluator,
+        datamodule_reference,
+        load_digits_classifier,
+    )
 
+    classifier = load_digits_classifier()
     evaluator = FidelityEvaluator(DIGITS_EXTRACTOR, metrics=("fid",), device="cpu", cache_dir=out / "fidelity_cache")
     print("\n| config | test squared error / image | discriminator accuracy (test, prior vs codes) | codes nearest their digit's component | digits FD of 1,000 samples | training (s) |")
     print("|---|---|---|---|---|---|")
@@ -84,6 +90,10 @@ def aae(out: Path) -> None:
         component = "-"
         if model.conditioning == "prior":
             component = f"{(torch.cdist(z, model.prior.means(z.shape[1])).argmin(1) == labels).float().mean().item():.3f}"
+        if model.conditioning == "decoder":  # style transfer: every test code decoded as every digit
+            hits = [(classifier.predict(model.decode(z, torch.full((len(z),), k)), model.value_range) == k).float().mean()
+                    for k in range(model.num_classes)]
+            component = f"{torch.stack(hits).mean().item():.3f} (decoded as the requested digit)"
         recon = ((model.reconstruct(images, cond) - images) ** 2).flatten(1).sum(1).mean().item()
         generator = torch.Generator().manual_seed(0)
         samples = torch.cat([model.sample(500, None if model.conditioning == "none" else torch.arange(500) % 10, generator) for _ in range(2)])
