@@ -72,19 +72,27 @@ def _is_gan(model) -> bool:
     return hasattr(model, "noise") and hasattr(model, "sample")
 
 
+def needs_labels(model) -> bool:
+    """Whether the model's encoder or decoder takes the label (conditional VAE, supervised AAE)."""
+    if getattr(model, "conditioning", None) == "decoder":
+        return True
+    return hasattr(model, "reparameterize") and int(getattr(model, "num_classes", 0) or 0) > 0
+
+
 @torch.no_grad()
 def autoencoder_grids(model, data, out: Path, rows: int, steps: int, scales: list[float]) -> dict:
-    conditional = int(getattr(model, "num_classes", 0) or 0) > 0
     images, labels = split_tensors(data, "test")
     images, labels = images.to(model.device), labels.to(model.device)
-    cond = labels if conditional else None
     # interpolation between the first test image of digit i and of digit (i + 5) % 10
     first = [int(torch.nonzero(labels == d)[0]) for d in range(10) if (labels == d).any()]
     pairs = [(first[i % len(first)], first[(i + len(first) // 2) % len(first)]) for i in range(rows)]
     a = torch.tensor([p[0] for p in pairs], device=model.device)
     b = torch.tensor([p[1] for p in pairs], device=model.device)
-    if conditional:
-        raise ConfigurationError("latent grids of label-conditioned autoencoders are not supported: interpolate an unconditional model")
+    if needs_labels(model):
+        raise ConfigurationError(
+            f"{type(model).__name__} decodes with a label: latent grids are drawn for autoencoders whose "
+            f"code alone is decoded (its style-transfer grid is written with the image grids instead)"
+        )
     z_a, z_b = code_of(model, images[a]), code_of(model, images[b])
     t = torch.linspace(0, 1, steps, device=model.device)[None, :, None]
     path = ((1 - t) * z_a[:, None] + t * z_b[:, None]).flatten(0, 1)
@@ -99,7 +107,7 @@ def autoencoder_grids(model, data, out: Path, rows: int, steps: int, scales: lis
     thick = train_attributes[:, 0].bool().to(model.device)
     direction = train_codes[thick].mean(0) - train_codes[~thick].mean(0)
     chosen = torch.tensor(first[:rows], device=model.device)
-    z = code_of(model, images[chosen], cond)
+    z = code_of(model, images[chosen])
     outputs = torch.stack([decode(model, z + s * direction) for s in scales], dim=1)  # (rows, S, ...)
     _grid(torch.cat([images[chosen][:, None], outputs], dim=1).flatten(0, 1), model, out / "arithmetic.png", len(scales) + 1)
 
