@@ -8,7 +8,8 @@ Every run writes to one run directory (``--run_dir``, default ``runs/<name>/vers
 ``config.yaml`` (the full resolved config), ``metrics.csv``, ``checkpoints/`` (``last.ckpt``
 and one per epoch as configured) and ``images/`` (sample and reconstruction grids).
 Under SLURM the default is ``runs/<name>/slurm_<job id>``, stable across requeues, so a
-requeued job finds its checkpoint. The data module's ``data_shape`` and ``value_range``
+requeued job finds its checkpoint (and its W&B run: the W&B run id is kept in the run directory,
+``wandb_id.txt``). The data module's ``data_shape`` and ``value_range``
 are linked into the model, so configs never repeat them. (``num_classes`` is not linked: a link
 would also reach models that have no such argument; conditional models take it explicitly and
 check it against the data module in ``setup``.)
@@ -17,8 +18,11 @@ check it against the data module in ``setup``.)
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
+import secrets
+import string
 import sys
 from pathlib import Path
 
@@ -32,16 +36,29 @@ from lightning.pytorch.callbacks import (
     TQDMProgressBar,
 )
 from lightning.pytorch.callbacks.progress.rich_progress import _RICH_AVAILABLE
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import Logger, WandbLogger
+from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_warn
 
 import lit_gen.data  # noqa: F401  (registers the data modules as known subclasses)
 import lit_gen.models  # noqa: F401  (registers the models as known subclasses)
+from lit_gen.callbacks.fault_tolerance import (
+    InterruptCheckpoint,
+    NonFiniteLossGuard,
+    RandomState,
+    Requeued,
+    SlurmRequeue,
+)
 from lit_gen.callbacks.images import ImageGrids
+from lit_gen.checkpoint_io import AtomicCheckpointIO
 from lit_gen.errors import ConfigurationError, UserError
+from lit_gen.loggers import RunCSVLogger
 
 RUN_DIR_ENV = "LIT_GEN_RUN_DIR"
+WANDB_ID_FILE = "wandb_id.txt"
+#: exit status after a SLURM pre-emption (sysexits' EX_TEMPFAIL: "try again later").
+EXIT_REQUEUED = 75
 
 
 def _snake(name: str) -> str:
@@ -87,6 +104,59 @@ def resolve_run_dir(name: str, run_dir: str | None, root: str = "runs") -> str:
     return str(_allocate_version(Path(root) / name))
 
 
+def stable_wandb_id(run_dir: str) -> str:
+    """The W&B run id of ``run_dir``: created once (atomically, several processes may ask at the
+    same time) and read back afterwards, so a resumed or requeued run continues the same W&B run."""
+    path = Path(run_dir) / WANDB_ID_FILE
+    if not path.exists():
+        # W&B's own format: 8 characters of [a-z0-9].
+        run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+        partial = path.with_name(f".{WANDB_ID_FILE}.{os.getpid()}")
+        partial.write_text(run_id + "\n")
+        try:
+            os.link(partial, path)  # fails if another process created it first
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def configure_wandb(logger_config, name: str, run_dir: str) -> None:
+    """Fill what a ``WandbLogger`` in the config leaves unset from the run: files under the run
+    directory (no ``./wandb`` shared by every run started in one folder), the display name
+    ``<name>/<run dir>``, and a run id kept in the run directory (stable across resumes and SLURM
+    requeues; a W&B sweep agent's ``WANDB_RUN_ID`` is left alone)."""
+    entries = logger_config if isinstance(logger_config, list | tuple) else [logger_config]
+    for entry in entries:
+        class_path = str(getattr(entry, "class_path", "") or "") if hasattr(entry, "get") else ""
+        if not class_path.endswith("WandbLogger") or entry.get("init_args") is None:
+            continue
+        args = entry.init_args
+        if args.get("save_dir") in (None, ".") and not args.get("dir"):
+            # absolute: W&B's service process resolves paths against its own working directory
+            args.save_dir = os.path.abspath(run_dir)
+        if not args.get("name"):
+            args.name = f"{name}/{Path(run_dir).name}"
+        if not (args.get("id") or args.get("version") or os.environ.get("WANDB_RUN_ID")):
+            args.id = stable_wandb_id(run_dir)
+        if args.get("resume") is None:
+            args.resume = "allow"
+
+
+class LitGenSaveConfig(SaveConfigCallback):
+    """Saves ``config.yaml`` in the run directory (Lightning's behaviour) and logs the complete
+    resolved config to W&B as ``config`` (rank 0 only)."""
+
+    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+        if not wandb_loggers:
+            return
+        config = self.parser.dump(self.config, skip_none=False, format="json")
+        for logger in wandb_loggers:
+            logger.experiment.config.update({"config": json.loads(config)}, allow_val_change=True)
+
+
 class LitGenCLI(LightningCLI):
     """LightningCLI with lit-gen's run directory, default callbacks and data-to-model links."""
 
@@ -99,6 +169,7 @@ class LitGenCLI(LightningCLI):
         kwargs.setdefault("auto_configure_optimizers", False)
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
+        kwargs.setdefault("save_config_callback", LitGenSaveConfig)
         self.run_dir: str | None = None
         super().__init__(*args, **kwargs)
 
@@ -152,6 +223,8 @@ class LitGenCLI(LightningCLI):
         self.run_dir = resolve_run_dir(name, config.get("run_dir"))
         # DDP child processes started by Lightning re-run this command: give them the same dir.
         os.environ[RUN_DIR_ENV] = self.run_dir
+        if config.get("trainer") is not None and config.trainer.get("logger") not in (None, True, False):
+            configure_wandb(config.trainer.logger, name, self.run_dir)
 
     def instantiate_trainer(self, **kwargs) -> L.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
@@ -162,7 +235,7 @@ class LitGenCLI(LightningCLI):
             if logger is not False:
                 user_loggers = [] if logger in (None, True) else (list(logger) if isinstance(logger, list | tuple) else [logger])
                 # CSV first: trainer.log_dir (config.yaml, images) is then the run directory.
-                csv = CSVLogger(save_dir=run_dir, name="", version="")
+                csv = RunCSVLogger(save_dir=run_dir, name="", version="")
                 kwargs["logger"] = [csv, *[lg for lg in user_loggers if isinstance(lg, Logger)]]
         if "callbacks" not in kwargs:
             callbacks = trainer_config.get("callbacks") or []
@@ -178,7 +251,12 @@ class LitGenCLI(LightningCLI):
                         filename="epoch{epoch:04d}-step{step}", auto_insert_metric_name=False,
                     )
                 )
-                callbacks.append(OnExceptionCheckpoint(os.path.join(run_dir, "checkpoints"), "interrupted"))
+                if not any(isinstance(c, OnExceptionCheckpoint) for c in callbacks):
+                    callbacks.append(InterruptCheckpoint(os.path.join(run_dir, "checkpoints"), "interrupted"))
+            # Exact resume (random states), divergence stop, SLURM pre-emption at a batch boundary.
+            for default in (RandomState, NonFiniteLossGuard, SlurmRequeue):
+                if not any(isinstance(c, default) for c in callbacks):
+                    callbacks.append(default())
             if not any(isinstance(c, ImageGrids) for c in callbacks):
                 callbacks.append(ImageGrids())
             if trainer_config.get("enable_progress_bar", True) is not False and not any(
@@ -188,6 +266,13 @@ class LitGenCLI(LightningCLI):
                 # host-device sync on GPU and ~0.1 ms of Python on CPU.
                 callbacks.append(RichProgressBar(refresh_rate=5) if _RICH_AVAILABLE else TQDMProgressBar(refresh_rate=5))
             kwargs["callbacks"] = callbacks
+        if "plugins" not in kwargs:
+            plugins = trainer_config.get("plugins") or []
+            plugins = list(plugins) if isinstance(plugins, list | tuple) else [plugins]
+            if not any(isinstance(p, CheckpointIO) for p in plugins):
+                # Checkpoints written atomically next to their target, loaded weights_only.
+                plugins.append(AtomicCheckpointIO())
+            kwargs["plugins"] = plugins
         return super().instantiate_trainer(**kwargs)
 
 
@@ -216,12 +301,17 @@ def main(args: list[str] | None = None) -> None:
 def run(args: list[str] | None = None) -> LitGenCLI:
     """Run the CLI and return it (its ``trainer``, ``model``, ``datamodule``, ``run_dir``).
 
-    A :class:`~lit_gen.errors.UserError` (missing data, incompatible sizes, ...) is printed as
-    one line and exits with status 2; argument errors are jsonargparse's (also status 2).
+    A :class:`~lit_gen.errors.UserError` (missing data, incompatible sizes, a diverged loss, ...)
+    is printed as one line and exits with status 2; argument errors are jsonargparse's (also
+    status 2). A SLURM pre-emption that saved a checkpoint and requeued the job exits with
+    status 75 (``EX_TEMPFAIL``).
     """
     previous = os.environ.get(RUN_DIR_ENV)
     try:
         return LitGenCLI(L.LightningModule, L.LightningDataModule, args=args)
+    except Requeued as requeued:
+        print(f"lit-gen: {requeued}", file=sys.stderr)
+        raise SystemExit(EXIT_REQUEUED) from requeued
     except Exception as error:
         user_error = _find_user_error(error)
         if user_error is None:

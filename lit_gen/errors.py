@@ -22,3 +22,7 @@ class CorruptDataError(UserError, ValueError):
 
 class ConfigurationError(UserError, ValueError):
     """Hyperparameters that contradict each other or the data (e.g. image size vs network)."""
+
+
+class TrainingDivergedError(UserError, FloatingPointError):
+    """A training loss became NaN or infinite (usually a learning rate too high for the model)."""

@@ -1,6 +1,20 @@
-"""Lightning callbacks: image grids and generative metrics."""
+"""Lightning callbacks: image grids, generative metrics, and fault tolerance (exact resume,
+divergence stop, SLURM pre-emption; the CLI adds these by default)."""
 
+from lit_gen.callbacks.fault_tolerance import (
+    InterruptCheckpoint,
+    NonFiniteLossGuard,
+    RandomState,
+    SlurmRequeue,
+)
 from lit_gen.callbacks.images import ImageGrids
 from lit_gen.callbacks.metrics import GenerativeMetrics
 
-__all__ = ["GenerativeMetrics", "ImageGrids"]
+__all__ = [
+    "GenerativeMetrics",
+    "ImageGrids",
+    "InterruptCheckpoint",
+    "NonFiniteLossGuard",
+    "RandomState",
+    "SlurmRequeue",
+]

@@ -69,12 +69,15 @@ class ImageGrids(L.Callback):
     def on_validation_epoch_end(self, trainer, pl_module):
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        self.write(trainer, pl_module)
+        # On every rank: under DDP ``trainer.log_dir`` is a broadcast from rank 0 (a collective),
+        # which must not be inside the rank-0-only ``write``.
+        self.write(trainer, pl_module, os.path.join(trainer.log_dir or trainer.default_root_dir, "images"))
 
     @rank_zero_only
     @torch.no_grad()
-    def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Make and save every grid now."""
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule, folder: str | None = None) -> None:
+        """Make and save every grid now (into ``folder``, default ``<log_dir>/images``; only
+        in a single process or on rank 0)."""
         if len(getattr(pl_module, "data_shape", ())) != 3:
             return  # not images (e.g. 2-D toy data): the module draws its own figures
         was_training = pl_module.training
@@ -94,7 +97,7 @@ class ImageGrids(L.Callback):
                     grids[name] = (rows, n)
         if was_training:
             pl_module.train()
-        folder = os.path.join(trainer.log_dir or trainer.default_root_dir, "images")
+        folder = folder or os.path.join(trainer.log_dir or trainer.default_root_dir, "images")
         os.makedirs(folder, exist_ok=True)
         for name, (batch, nrow) in grids.items():
             images = pl_module.to_unit_range(batch.float()).cpu()

@@ -7,18 +7,25 @@ image size or channel count.
 Small datasets (digits, MNIST, Fashion-MNIST, CIFAR-10) are held in memory and served by
 :class:`TensorImageDataset`, which indexes a whole batch at once: the default per-sample
 collate of a ``DataLoader`` costs ~1.5 ms per step on in-memory digits, more than the model.
-The loaders stay ordinary ``DataLoader`` objects with ordinary samplers, so Lightning still
-injects its ``DistributedSampler`` under DDP.
+The training loader draws its order with :class:`ResumableSampler`: a permutation per epoch
+from ``(seed, epoch)`` (torch's ``DistributedSampler``, so it is also sharded across DDP ranks and
+Lightning leaves it in place), which skips the batches already trained on when a run resumes
+from a mid-epoch checkpoint. The data module saves that position in checkpoints
+(``state_dict``), so a resumed run sees exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import lightning as L
 import torch
+import torch.distributed as dist
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lit_gen.errors import ConfigurationError
 
@@ -129,6 +136,64 @@ def resize_images(images: Tensor, size: int, chunk: int = 4096) -> Tensor:
     return torch.cat(out)
 
 
+def training_seed() -> int:
+    """The run's seed (``seed_everything``, which the CLI always calls), else 0."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+class ResumableSampler(DistributedSampler):
+    """Training order: a permutation per epoch drawn from ``(seed, epoch)``, sharded across DDP
+    ranks, that can resume in the middle of an epoch.
+
+    It is torch's ``DistributedSampler`` (Lightning calls ``set_epoch`` each epoch and, seeing a
+    ``DistributedSampler``, does not replace it under DDP), built for one replica outside
+    DDP. ``resume_at(epoch, samples)`` makes the next pass over ``epoch`` skip the first
+    ``samples`` indices of this rank: the ones an interrupted run had already trained on.
+    Unlike the default ``RandomSampler`` it draws nothing from the global RNG, so the order
+    does not depend on what else consumed random numbers before the epoch started.
+    """
+
+    def __init__(self, dataset: Dataset, shuffle: bool = True, seed: int = 0):
+        if dist.is_available() and dist.is_initialized():
+            replicas, rank = dist.get_world_size(), dist.get_rank()
+        else:
+            replicas, rank = 1, 0
+        super().__init__(dataset, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed)
+        self._resume: tuple[int, int] | None = None
+
+    def resume_at(self, epoch: int, samples: int) -> None:
+        """Skip the first ``samples`` indices of this rank in the next pass, if it is ``epoch``."""
+        self._resume = (epoch, samples)
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        if self._resume is not None:
+            epoch, skip = self._resume
+            self._resume = None
+            if epoch == self.epoch:
+                indices = indices[skip:]
+        return iter(indices)
+
+
+class EvaluationSampler(DistributedSampler):
+    """This rank's share of an evaluation set, in order and without padding.
+
+    torch's ``DistributedSampler`` (which Lightning injects by default) repeats samples so that
+    every rank gets as many; validation and test metrics would then count those images twice.
+    Here rank ``r`` of ``W`` gets indices ``r, r + W, ...``: every image exactly once, and
+    Lightning's ``sync_dist`` means (sums of values and of batch sizes over ranks) stay exact.
+    """
+
+    def __init__(self, dataset: Dataset):
+        replicas, rank = (dist.get_world_size(), dist.get_rank()) if dist.is_available() and dist.is_initialized() else (1, 0)
+        super().__init__(dataset, num_replicas=replicas, rank=rank, shuffle=False)
+        self.num_samples = len(range(rank, len(dataset), replicas))
+        self.total_size = len(dataset)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))
+
+
 class ImageDataModule(L.LightningDataModule):
     """Base for lit-gen's image data modules.
 
@@ -162,6 +227,7 @@ class ImageDataModule(L.LightningDataModule):
         self.test_set: Dataset | None = None
         self._data_shape: tuple[int, ...] = ()
         self._num_classes: int = 0
+        self._resume_state: dict[str, Any] | None = None
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -180,16 +246,50 @@ class ImageDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before requesting a dataloader")
+        sampler = None
+        if train:
+            sampler = ResumableSampler(dataset, shuffle=True, seed=training_seed())
+            state = self._resume_state
+            if state is not None and state["batches"] < state["epoch_batches"]:
+                sampler.resume_at(state["epoch"], state["batches"] * state["batch_size"])
+            self._resume_state = None
+        elif dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            sampler = EvaluationSampler(dataset)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train,
+            sampler=sampler,
             drop_last=train and self.drop_last and len(dataset) >= self.batch_size,
             num_workers=self.num_workers,
             collate_fn=collate_batch if isinstance(dataset, TensorImageDataset) else None,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
+            # Its own generator: creating an iterator then draws no number from the global RNG
+            # (which the models' noise uses), so resuming cannot shift the models' random draws.
+            generator=torch.Generator().manual_seed(training_seed()),
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where training stands in the current epoch (saved in every checkpoint)."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        epoch_batches = trainer.num_training_batches
+        return {
+            "epoch": int(trainer.current_epoch),
+            "batches": int(batches),
+            "epoch_batches": int(epoch_batches) if epoch_batches != float("inf") else -1,
+            "batch_size": int(self.batch_size),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume mid-epoch: the next training loader skips the batches already trained on."""
+        if state_dict.get("epoch_batches", -1) >= 0:
+            self._resume_state = dict(state_dict)
+            # Lightning warns that a mid-epoch resume repeats data unless the *loader* is
+            # stateful; this data module resumes the order itself (see ResumableSampler).
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)

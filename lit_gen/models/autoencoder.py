@@ -112,14 +112,12 @@ class AutoEncoder(GenerativeModule):
         error = squared_error(recon, x).mean()
         return {"loss": error, "recon": error}
 
-    def _log_terms(self, stage: str, terms: dict[str, Tensor]) -> None:
+    def _log_terms(self, stage: str, terms: dict[str, Tensor], batch_size: int = 0) -> None:
         metrics = {f"{stage}/{k}": v for k, v in terms.items()}
         if stage == "train":
             self.log_step_metrics(metrics, prog_bar=["train/loss"])
         else:
-            loss = metrics.pop(f"{stage}/loss")
-            self.log_dict({k: v.detach() for k, v in metrics.items()}, on_epoch=True)
-            self.log(f"{stage}/loss", loss.detach(), on_epoch=True, prog_bar=True)
+            self.log_epoch_metrics(metrics, batch_size, prog_bar=[f"{stage}/loss"])
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, _ = batch
@@ -130,7 +128,7 @@ class AutoEncoder(GenerativeModule):
     def _evaluate(self, batch, stage: str, psnr: PeakSignalNoiseRatio) -> None:
         x, _ = batch
         terms = self.loss_terms(x, stage)
-        self._log_terms(stage, terms)
+        self._log_terms(stage, terms, len(x))
         psnr(self.reconstruct(x), x)
         self.log(f"{stage}/psnr", psnr, on_step=False, on_epoch=True)
 

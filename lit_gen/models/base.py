@@ -89,6 +89,19 @@ class GenerativeModule(L.LightningModule):
         for key, value in metrics.items():
             self.log(key, value.detach(), on_step=True, on_epoch=False, prog_bar=key in prog_bar)
 
+    def log_epoch_metrics(self, metrics: dict[str, Tensor], batch_size: int, prog_bar: Sequence[str] = ()) -> None:
+        """Log batch values whose epoch mean (weighted by ``batch_size``) is reported.
+
+        Under DDP the mean covers all ranks' batches (``sync_dist``: one all-reduce per metric at
+        the end of the epoch) and is exact when ranks hold different numbers of images (lit-gen's
+        evaluation shards are not padded with repeated images). The batch size is passed as a
+        float because Lightning (2.6) accumulates it in an integer tensor and averages that over
+        ranks with integer division (e.g. shards of 135 and 134 images count as 134 each).
+        """
+        for key, value in metrics.items():
+            self.log(key, value.detach(), on_step=False, on_epoch=True, sync_dist=True,
+                     batch_size=float(batch_size), prog_bar=key in prog_bar)
+
     def to_unit_range(self, images: Tensor) -> Tensor:
         """Map images from ``value_range`` to [0, 1] (for grids, PNG files and metrics)."""
         low, high = self.value_range

@@ -177,7 +177,7 @@ class VAE(GenerativeModule):
         if stage == "train":
             self.log_step_metrics(metrics, prog_bar=["train/loss"])
         else:
-            self.log_dict({k: v.detach() for k, v in metrics.items()}, on_epoch=True, prog_bar=False)
+            self.log_epoch_metrics(metrics, len(x))
         return loss
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
@@ -209,8 +209,8 @@ class VAE(GenerativeModule):
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test")
         x, labels = batch
-        self.log("test/nll_iw", self.importance_weighted_nll(x, labels).mean(), on_epoch=True)
-        self.log("test/iw_samples", float(self.iw_samples), on_epoch=True, reduce_fx="max")
+        self.log_epoch_metrics({"test/nll_iw": self.importance_weighted_nll(x, labels).mean()}, len(x))
+        self.log("test/iw_samples", float(self.iw_samples), on_epoch=True, reduce_fx="max", sync_dist=True)
 
     def predict_step(self, batch, batch_idx: int) -> Tensor:
         return self.reconstruct(*batch)
