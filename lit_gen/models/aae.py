@@ -220,7 +220,7 @@ class AdversarialAutoEncoder(GenerativeModule):
         self.manual_backward(loss)
         optimizer.step()
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def training_step(self, batch, batch_idx: int) -> dict[str, Tensor]:
         real, labels = batch
         labels = labels if self.conditioning != "none" else None
         opt_ae, opt_d, opt_g = self.optimizers()
@@ -242,6 +242,7 @@ class AdversarialAutoEncoder(GenerativeModule):
         self.log_step_metrics({
             "train/recon": recon, "train/d_loss": d_loss, "train/g_loss": g_loss, "train/d_accuracy": d_accuracy,
         }, prog_bar=["train/recon"])
+        return {"recon": recon.detach(), "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     def _evaluate(self, batch, stage: str) -> None:
         real, labels = batch

@@ -219,7 +219,7 @@ class FaderNetwork(GenerativeModule):
         self.manual_backward(loss)
         optimizer.step()
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def training_step(self, batch, batch_idx: int) -> dict[str, Tensor]:
         real, attributes = batch
         y = self.check_attributes(attributes, len(real))
         opt_ae, opt_d = self.optimizers()
@@ -244,6 +244,7 @@ class FaderNetwork(GenerativeModule):
             "train/d_loss": d_loss, "train/d_accuracy": d_accuracy,
             "train/lambda_e": torch.tensor(lambda_e),
         }, prog_bar=["train/loss"])
+        return {"loss": loss.detach(), "recon": recon.detach(), "d_loss": d_loss.detach()}
 
     def _evaluate(self, batch, stage: str) -> None:
         real, attributes = batch
