@@ -98,7 +98,8 @@ def write_celeba(root: Path, n: int = 12, seed: int = 0) -> Path:
 WRITERS = {
     "MNISTDataModule": (write_mnist, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
     "FashionMNISTDataModule": (write_fashion_mnist, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
-    "CIFAR10DataModule": (write_cifar10, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
+    # batch 8: the CIFAR-10 GAN configs run 4M-parameter ResNets (batch and image grids scale with it)
+    "CIFAR10DataModule": (write_cifar10, ["--data.init_args.download=false", "--data.init_args.val_size=20", "--data.init_args.batch_size=8"]),
     "CelebADataModule": (write_celeba, ["--data.init_args.download=false", "--data.init_args.num_workers=0", "--data.init_args.batch_size=4"]),
     "ImageFolderDataModule": (write_image_folder, ["--data.init_args.val_fraction=0.2", "--data.init_args.test_fraction=0.2"]),
 }

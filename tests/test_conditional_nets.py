@@ -70,7 +70,7 @@ def test_projection_discriminator_is_equation_3():
     net = ProjectionDiscriminator(TinyDiscriminator, (1, 4, 4), 3)
     x, labels = torch.randn(4, 1, 4, 4), torch.tensor([0, 1, 2, 1])
     phi = net.net.features(x)
-    expected = net.net.head(phi).squeeze(1) + (net.embed.weight[labels] * phi).sum(1)
+    expected = net.net.net.head(phi).squeeze(1) + (net.embed.weight[labels] * phi).sum(1)
     torch.testing.assert_close(net(x, labels), expected)
     with pytest.raises(ConfigurationError, match="features\\(x\\), score\\(h\\) and feature_dim"):
         ProjectionDiscriminator(lambda s: FlattenMLP(s, [], 1), (1, 4, 4), 3)
@@ -90,3 +90,20 @@ def test_label_embedding_errors():
         LabelEmbedding(3, "table")
     with pytest.raises(ConfigurationError, match="integers"):
         LabelEmbedding(3)(torch.zeros(2))  # float indices are refused
+
+
+@pytest.mark.parametrize("name", ["mlp", "dcgan", "resnet"])
+def test_gan_discriminators_split_into_features_and_their_own_score(name):
+    from lit_gen.nets import DCGANDiscriminator, MLPDiscriminator, ResNetDiscriminator
+    from lit_gen.nets.conditional import FeatureSplit
+
+    torch.manual_seed(0)
+    base = {"mlp": lambda: MLPDiscriminator((1, 8, 8), hidden=(16,)),
+            "dcgan": lambda: DCGANDiscriminator((1, 8, 8), base_channels=4),
+            "resnet": lambda: ResNetDiscriminator((1, 8, 8), channels=4)}[name]().eval()
+    split = FeatureSplit(base, "test")
+    x = torch.randn(3, 1, 8, 8)
+    assert split.features(x).shape == (3, split.feature_dim)
+    torch.testing.assert_close(split(x), base(x))  # psi(phi(x)) is the unconditional score
+    with pytest.raises(ConfigurationError, match="pack = 1"):
+        FeatureSplit(MLPDiscriminator((1, 8, 8), pack=2), "projection discriminator")

@@ -9,11 +9,13 @@ from lit_gen.callbacks.fault_tolerance import (
 )
 from lit_gen.callbacks.images import ImageGrids
 from lit_gen.callbacks.metrics import GenerativeMetrics
+from lit_gen.callbacks.mode_coverage import ModeCoverage
 
 __all__ = [
     "GenerativeMetrics",
     "ImageGrids",
     "InterruptCheckpoint",
+    "ModeCoverage",
     "NonFiniteLossGuard",
     "RandomState",
     "SlurmRequeue",

@@ -9,18 +9,23 @@ from lit_gen.models.autoencoder import (
 )
 from lit_gen.models.base import GenerativeModule
 from lit_gen.models.classifier import EncoderClassifier
+from lit_gen.models.conditional_gan import ACGAN, ConditionalGAN
 from lit_gen.models.fader import FaderNetwork
+from lit_gen.models.gan import GAN
 from lit_gen.models.sparse_coding import SparseCoding
 from lit_gen.models.vae import VAE, ConditionalVAE
 
 __all__ = [
+    "ACGAN",
     "AdversarialAutoEncoder",
     "AutoEncoder",
+    "ConditionalGAN",
     "ConditionalVAE",
     "ContractiveAutoEncoder",
     "DenoisingAutoEncoder",
     "EncoderClassifier",
     "FaderNetwork",
+    "GAN",
     "GenerativeModule",
     "SparseAutoEncoder",
     "SparseCoding",

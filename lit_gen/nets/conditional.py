@@ -15,7 +15,8 @@
 The base networks are built by the same factories as for :class:`~lit_gen.models.GAN`:
 ``generator(latent_dim, data_shape)`` and ``discriminator(data_shape)``. The projection and
 auxiliary-classifier forms need a base discriminator that exposes ``features(x) -> (N, F)``,
-``score(h) -> (N,)`` and ``feature_dim`` (lit-gen's MLP, DCGAN and ResNet discriminators do).
+``score(h) -> (N,)`` and ``feature_dim``, or be one of lit-gen's MLP, DCGAN and ResNet
+discriminators, which :class:`FeatureSplit` splits at their last (linear) layer.
 """
 
 from __future__ import annotations
@@ -127,13 +128,64 @@ class ConcatDiscriminator(nn.Module):
         return self.net(torch.cat([x.flatten(1), code], dim=1))
 
 
-def _check_features(net: nn.Module, what: str) -> int:
-    if not (hasattr(net, "features") and hasattr(net, "score") and hasattr(net, "feature_dim")):
-        raise ConfigurationError(
-            f"the {what} needs a base discriminator with features(x), score(h) and feature_dim "
-            f"(lit-gen's MLPDiscriminator, DCGANDiscriminator, ResNetDiscriminator); got {type(net).__name__}"
-        )
-    return int(net.feature_dim)
+class FeatureSplit(nn.Module):
+    """A base discriminator seen as features ``phi(x) -> (N, F)`` and a linear score
+    ``psi(h) -> (N,)``, as the projection and auxiliary-classifier forms need.
+
+    A network exposing ``features(x)``, ``score(h)`` and ``feature_dim`` is used as it is. lit-gen's
+    GAN discriminators are split at their last layer, which is linear in the features:
+    :class:`~lit_gen.nets.MLPDiscriminator` (``pack = 1``) before its last ``Linear``,
+    :class:`~lit_gen.nets.DCGANDiscriminator` before its last 4x4 convolution (on a 4x4 map, a
+    linear map of the flattened ``C * 16`` features), :class:`~lit_gen.nets.ResNetDiscriminator`
+    after its pooling. ``psi(phi(x))`` is then exactly the unconditional score.
+    """
+
+    def __init__(self, net: nn.Module, what: str):
+        super().__init__()
+        from lit_gen.nets.dcgan import DCGANDiscriminator
+        from lit_gen.nets.mlp import MLPDiscriminator
+        from lit_gen.nets.resnet import ResNetDiscriminator
+
+        self.net = net
+        if all(hasattr(net, name) for name in ("features", "score", "feature_dim")):
+            self.kind, self.feature_dim = "protocol", int(net.feature_dim)
+        elif isinstance(net, MLPDiscriminator):
+            if net.pack != 1:
+                raise ConfigurationError(f"the {what} needs an unpacked MLPDiscriminator (pack = 1), got pack = {net.pack}")
+            self.kind, self.feature_dim = "mlp", int(net.net[-1].in_features)
+        elif isinstance(net, DCGANDiscriminator):
+            self.kind, self.feature_dim = "dcgan", int(net.net[-1].in_channels) * 16
+        elif isinstance(net, ResNetDiscriminator):
+            self.kind, self.feature_dim = "resnet", int(net.head.in_features)
+        else:
+            raise ConfigurationError(
+                f"the {what} needs a base discriminator with features(x), score(h) and feature_dim, or one of "
+                f"lit-gen's MLPDiscriminator, DCGANDiscriminator, ResNetDiscriminator; got {type(net).__name__}"
+            )
+
+    def features(self, x: Tensor) -> Tensor:
+        net = self.net
+        if self.kind == "protocol":
+            return net.features(x)
+        if self.kind == "mlp":
+            return net.net[:-1](x.flatten(1))
+        if self.kind == "dcgan":
+            return net.net[:-1](x).flatten(1)
+        h = F.relu(net.blocks(x))
+        return h.sum(dim=(2, 3)) if net.pooling == "sum" else h.mean(dim=(2, 3))
+
+    def score(self, h: Tensor) -> Tensor:
+        net = self.net
+        if self.kind == "protocol":
+            return net.score(h)
+        if self.kind == "mlp":
+            return net.net[-1](h).squeeze(1)
+        if self.kind == "dcgan":
+            return net.net[-1](h.view(len(h), -1, 4, 4)).flatten()
+        return net.head(h).squeeze(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.score(self.features(x))
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -149,8 +201,8 @@ class ProjectionDiscriminator(nn.Module):
 
     def __init__(self, discriminator: Callable, data_shape: Sequence[int], num_classes: int, spectral_norm: bool = False):
         super().__init__()
-        self.net = discriminator(tuple(data_shape))
-        features = _check_features(self.net, "projection discriminator")
+        self.net = FeatureSplit(discriminator(tuple(data_shape)), "projection discriminator")
+        features = self.net.feature_dim
         self.num_classes = num_classes
         self.embed = nn.Embedding(num_classes, features)
         nn.init.xavier_uniform_(self.embed.weight)
@@ -175,8 +227,8 @@ class AuxiliaryClassifierDiscriminator(nn.Module):
 
     def __init__(self, discriminator: Callable, data_shape: Sequence[int], num_classes: int):
         super().__init__()
-        self.net = discriminator(tuple(data_shape))
-        features = _check_features(self.net, "auxiliary-classifier discriminator")
+        self.net = FeatureSplit(discriminator(tuple(data_shape)), "auxiliary-classifier discriminator")
+        features = self.net.feature_dim
         self.classifier = nn.Linear(features, num_classes)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,281 @@
+"""Mechanics of the GAN module: what each step touches, the n_critic cycle across epochs and
+resumes, EMA, schedulers, clipping, bf16 autocast, sampling, checkpoints and user errors."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from lit_gen.cli import run
+from lit_gen.data import DigitsDataModule, Toy2DDataModule
+from lit_gen.errors import ConfigurationError
+from lit_gen.losses import Wasserstein
+from lit_gen.models import GAN
+from lit_gen.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def toy_data(num_samples: int = 60, batch_size: int = 10) -> Toy2DDataModule:
+    return Toy2DDataModule(kind="ring", num_samples=num_samples, val_samples=20, test_samples=20, batch_size=batch_size)
+
+
+def toy_gan(**kwargs) -> GAN:
+    kwargs.setdefault("generator", partial(MLPGenerator, hidden=(16,), out_act="none"))
+    kwargs.setdefault("discriminator", partial(MLPDiscriminator, hidden=(16,)))
+    return GAN(data_shape=(2,), latent_dim=2, **kwargs)
+
+
+def image_gan(**kwargs) -> GAN:
+    kwargs.setdefault("generator", partial(DCGANGenerator, base_channels=8))
+    kwargs.setdefault("discriminator", partial(DCGANDiscriminator, base_channels=8))
+    return GAN(data_shape=(1, 8, 8), latent_dim=8, **kwargs)
+
+
+def trainer(**kwargs) -> L.Trainer:
+    options = dict(
+        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        limit_val_batches=0, max_epochs=1,
+    )
+    options.update(kwargs)
+    return L.Trainer(**options)
+
+
+def clone(tensors) -> list[torch.Tensor | None]:
+    return [None if t is None else t.detach().clone() for t in tensors]
+
+
+def same(a, b) -> bool:
+    return all((x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in zip(a, b, strict=True))
+
+
+class StepWatcher(L.Callback):
+    """Checks, inside every batch, that the critic update leaves the generator's parameters and
+    gradients alone and that the generator update leaves the discriminator's alone."""
+
+    def __init__(self):
+        self.checked = {"critic": 0, "generator": 0, "critic_only_batches": 0}
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.g_params = clone(module.generator.parameters())
+        self.g_grads = clone(p.grad for p in module.generator.parameters())
+        self.generator_steps = module.generator_steps
+
+    def on_before_optimizer_step(self, trainer, module, optimizer):
+        if optimizer is trainer.optimizers[1]:  # the critic, after its backward pass
+            assert same(clone(module.generator.parameters()), self.g_params)
+            assert same(clone(p.grad for p in module.generator.parameters()), self.g_grads)
+            assert all(p.grad is not None for p in module.discriminator.parameters())
+            self.d_grads = clone(p.grad for p in module.discriminator.parameters())
+            self.checked["critic"] += 1
+        else:  # the generator, after its backward pass (the critic has already stepped)
+            assert same(clone(p.grad for p in module.discriminator.parameters()), self.d_grads)
+            assert all(p.grad is not None for p in module.generator.parameters())
+            self.d_params = clone(module.discriminator.parameters())
+            self.checked["generator"] += 1
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if module.generator_steps > self.generator_steps:
+            assert same(clone(module.discriminator.parameters()), self.d_params)
+            assert not same(clone(module.generator.parameters()), self.g_params)
+        else:
+            assert same(clone(module.generator.parameters()), self.g_params)
+            self.checked["critic_only_batches"] += 1
+
+
+def test_each_update_touches_only_its_network():
+    watcher = StepWatcher()
+    trainer(callbacks=[watcher], limit_train_batches=4).fit(toy_gan(n_critic=2), toy_data())
+    assert watcher.checked == {"critic": 4, "generator": 2, "critic_only_batches": 2}
+
+
+class StepRecorder(L.Callback):
+    def __init__(self):
+        self.steps: list[tuple[int, int, int, int]] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.steps.append((trainer.current_epoch, module.critic_steps, module.generator_steps, trainer.global_step))
+
+
+def test_n_critic_cycle_runs_across_epochs_and_resumes(tmp_path):
+    """3 batches per epoch, n_critic = 2: the cycle straddles epoch boundaries. A run resumed
+    after epoch 1 (mid-cycle: 3 critic steps) continues exactly as the uninterrupted run."""
+    full = StepRecorder()
+    trainer(callbacks=[full], max_epochs=3).fit(toy_gan(n_critic=2), toy_data(num_samples=30))
+    assert [s[1] for s in full.steps] == list(range(1, 10))
+    assert [s[2] for s in full.steps] == [c // 2 for c in range(1, 10)]  # after critic steps 2, 4, 6, 8
+    assert all(g == c + n for _, c, n, g in full.steps)  # global_step counts optimizer steps
+
+    first = StepRecorder()
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    trainer(callbacks=[first, checkpoint], enable_checkpointing=True, max_epochs=1).fit(toy_gan(n_critic=2), toy_data(num_samples=30))
+    assert first.steps == full.steps[:3]
+    resumed = StepRecorder()
+    trainer(callbacks=[resumed], max_epochs=3).fit(toy_gan(n_critic=2), toy_data(num_samples=30), ckpt_path=str(tmp_path / "last.ckpt"), weights_only=False)
+    assert resumed.steps == full.steps[3:]
+
+
+def test_ema_follows_its_recursion_and_serves_samples():
+    decay = 0.5
+    history = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            history.append(torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone())
+
+    model = toy_gan(ema_decay=decay)
+    trainer(callbacks=[Record()], limit_train_batches=4).fit(model, toy_data())
+    expected = history[0]  # the first update copies
+    for current in history[1:]:
+        expected = decay * expected + (1 - decay) * current
+    ema = torch.nn.utils.parameters_to_vector(model.generator_ema.module.parameters())
+    torch.testing.assert_close(ema, expected)
+    assert not torch.equal(ema, history[-1])
+    assert model.sampling_generator is model.generator_ema.module
+    z = model.noise(5, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(model.sample(5, generator=torch.Generator().manual_seed(3)), model.generator_ema.module(z))
+
+
+@pytest.mark.parametrize(("interval", "epochs", "expected_steps"), [("generator_step", 1, 3), ("epoch", 2, 2)])
+def test_schedulers_are_stepped_by_the_module(interval, epochs, expected_steps):
+    halve = partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+    model = toy_gan(n_critic=2, lr_scheduler_g=halve, lr_scheduler_d=halve, scheduler_interval=interval)
+    fit = trainer(max_epochs=epochs, limit_train_batches=6)
+    fit.fit(model, toy_data())
+    for optimizer in fit.optimizers:
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.5**expected_steps)
+
+
+def test_gradient_clipping_bounds_every_update():
+    clip = 1e-3
+    deltas: list[float] = []
+
+    class Measure(L.Callback):
+        def on_before_optimizer_step(self, trainer, module, optimizer):
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            # before the module's own hook clips them:
+            assert torch.nn.utils.get_total_norm([p.grad for p in params]) > 10 * clip
+            if hasattr(self, "before"):
+                deltas.append(torch.nn.utils.parameters_to_vector(self.params).sub(self.before).norm().item())
+            self.params, self.before = params, torch.nn.utils.parameters_to_vector(params).detach().clone()
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            deltas.append(torch.nn.utils.parameters_to_vector(self.params).sub(self.before).norm().item())
+            del self.before
+
+    sgd = partial(torch.optim.SGD, lr=1.0)
+    model = toy_gan(gradient_clip_val=clip, optimizer_g=sgd, optimizer_d=sgd)
+    trainer(callbacks=[Measure()], limit_train_batches=3).fit(model, toy_data())
+    assert len(deltas) == 6  # a critic and a generator update per batch
+    assert all(0 < d <= clip * (1 + 1e-4) for d in deltas)
+
+
+def test_bf16_autocast_with_gradient_penalty():
+    dtypes = set()
+    model = image_gan(objective=Wasserstein(), gp_weight=10.0, discriminator=partial(DCGANDiscriminator, base_channels=8, norm="layer"))
+    model.discriminator.register_forward_hook(lambda module, args, output: dtypes.add(output.dtype))
+    before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    fit = trainer(precision="bf16-mixed", limit_train_batches=3, log_every_n_steps=1)
+    fit.fit(model, DigitsDataModule(image_size=8, batch_size=16))
+    after = torch.nn.utils.parameters_to_vector(model.parameters())
+    assert torch.bfloat16 in dtypes
+    assert torch.isfinite(after).all() and not torch.equal(before, after)
+    for key in ("train/d_loss", "train/g_loss", "train/gp"):
+        assert math.isfinite(fit.callback_metrics[key].item()), key
+
+
+def test_latent_paths():
+    z0 = torch.tensor([[3.0, 0.0], [1.0, 1.0]])
+    z1 = torch.tensor([[0.0, 3.0], [2.0, 2.0]])
+    linear = GAN.latent_path(z0, z1, 5, "linear")
+    torch.testing.assert_close(linear[:, 2], (z0 + z1) / 2)
+    spherical = GAN.latent_path(z0, z1, 5, "spherical")
+    torch.testing.assert_close(spherical[:, 0], z0)
+    torch.testing.assert_close(spherical[:, -1], z1)
+    # orthogonal endpoints of norm 3: the slerp stays on the circle, at evenly spaced angles
+    torch.testing.assert_close(spherical[0].norm(dim=1), torch.full((5,), 3.0))
+    angles = torch.atan2(spherical[0, :, 1], spherical[0, :, 0])
+    torch.testing.assert_close(angles, torch.linspace(0, math.pi / 2, 5))
+    torch.testing.assert_close(spherical[1], linear[1])  # parallel endpoints: the straight line
+
+    model = image_gan().eval()
+    images = model.interpolate(z0.repeat(1, 4), z1.repeat(1, 4), 5, "spherical")
+    assert images.shape == (10, 1, 8, 8)
+    torch.testing.assert_close(images[0], model.generator(z0.repeat(1, 4)[:1])[0])
+    torch.testing.assert_close(images[4], model.generator(z1.repeat(1, 4)[:1])[0])
+
+
+def test_cli_run_images_and_checkpoint(tmp_path, fast_trainer_args):
+    cli = run(["fit", "--config", str(CONFIGS / "quickstart" / "dcgan.yaml"), *fast_trainer_args, "--run_dir", str(tmp_path / "run")])
+    images = {p.name for p in (tmp_path / "run" / "images").iterdir()}
+    assert {"samples_epoch0000.png", "interpolation_linear_epoch0000.png", "interpolation_spherical_epoch0000.png"} <= images
+    assert cli.model.generator_steps == 2 and cli.trainer.global_step == 4
+    restored = GAN.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert restored.generator_steps == 2 and restored.critic_steps == 2
+    for model in (cli.model, restored):
+        model.eval()
+    torch.testing.assert_close(
+        restored.sample(4, generator=torch.Generator().manual_seed(0)),
+        cli.model.sample(4, generator=torch.Generator().manual_seed(0)),
+    )
+
+
+def test_toy_run_scores_mode_coverage(tmp_path, fast_trainer_args):
+    run(["fit", "--config", str(CONFIGS / "quickstart" / "gan_ring.yaml"), *fast_trainer_args,
+         "--data.init_args.num_samples=500", "--run_dir", str(tmp_path / "run")])
+    images = {p.name for p in (tmp_path / "run" / "images").iterdir()}
+    assert images == {"mode_coverage_epoch0000.png"}  # no image grids for 2-D points
+    header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val/modes", "val/high_quality", "val/kl_modes"} <= set(header)
+
+
+# -- user errors ----------------------------------------------------------------------------
+def test_bad_hyperparameters_are_explained():
+    with pytest.raises(ConfigurationError, match="n_critic must be >= 1"):
+        toy_gan(n_critic=0)
+    with pytest.raises(ConfigurationError, match="clip_value must be > 0"):
+        toy_gan(clip_value=-0.01)
+    with pytest.raises(ConfigurationError, match=r"ema_decay must be in \(0, 1\)"):
+        toy_gan(ema_decay=1.0)
+    with pytest.raises(ConfigurationError, match="objective must be one of"):
+        toy_gan(objective="hinge")
+    with pytest.raises(ConfigurationError, match="GAN is unconditional"):
+        toy_gan().sample(2, labels=torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ConfigurationError, match="interpolation mode"):
+        GAN.latent_path(torch.zeros(1, 2), torch.ones(1, 2), 3, "cubic")
+
+
+def test_plain_ddp_is_refused_with_advice():
+    fit = trainer(strategy="ddp", limit_train_batches=1)
+    with pytest.raises(ConfigurationError, match="ddp_find_unused_parameters_true"):
+        fit.fit(toy_gan(), toy_data())
+
+
+def test_image_size_mismatch_is_one_line(capsys, fast_trainer_args):
+    with pytest.raises(SystemExit) as exit_info:
+        run(["fit", "--config", str(CONFIGS / "quickstart" / "dcgan.yaml"), *fast_trainer_args, "--data.init_args.image_size=12"])
+    assert exit_info.value.code == 2
+    assert "power of two >= 8" in capsys.readouterr().err
+
+
+def test_step_metrics_reach_the_logger_every_n_steps(tmp_path):
+    """GAN logs its per-step terms only on the batches whose metrics Lightning writes (see
+    GAN._logging_batch): they must all arrive, at every log_every_n_steps-th batch."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    fit = trainer(logger=CSVLogger(tmp_path, name="", version=""), log_every_n_steps=2, limit_train_batches=6, max_epochs=2)
+    fit.fit(toy_gan(n_critic=2), toy_data())
+    rows = [line.split(",") for line in (tmp_path / "metrics.csv").read_text().splitlines()]
+    header, rows = rows[0], rows[1:]
+    logged = [row for row in rows if row[header.index("train/d_loss")]]
+    # Lightning writes step metrics after batches 1, 3, 5, ... (1-based) for log_every_n_steps=2
+    assert [int(row[header.index("step")]) for row in logged] == [1, 3, 5, 7, 9, 11]
+    # n_critic = 2: after critic steps 1, 3, 5, ... the generator has stepped 0, 1, 2, ... times
+    assert [float(row[header.index("train/generator_step")]) for row in logged] == [0, 1, 2, 3, 4, 5]
