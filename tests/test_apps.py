@@ -71,6 +71,18 @@ def test_latent_grids_app(tmp_path):
     assert (tmp_path / "interpolation.png").is_file() and (tmp_path / "arithmetic.png").is_file()
 
 
+@pytest.mark.parametrize("config", ["dcgan.yaml", "cgan.yaml"])
+def test_latent_grids_app_for_gans(tmp_path, config):
+    results = latent_grids.main(["--config", str(CONFIGS / config), "--max_epochs", "1", "--rows", "2",
+                                 "--steps", "3", "--out", str(tmp_path), *FAST])
+    if config == "cgan.yaml":  # fixed noise, the label code moved between classes; one column per class
+        assert results["kind"] == "conditional GAN"
+        assert (tmp_path / "interpolation.png").is_file() and (tmp_path / "classes.png").is_file()
+    else:  # linear and spherical walks between noise vectors, and the "thick" direction in z
+        assert results["kind"] == "GAN" and [row["scale"] for row in results["arithmetic"]] == [-2.0, -1.0, 0.0, 1.0, 2.0]
+        assert (tmp_path / "interpolation_spherical.png").is_file() and (tmp_path / "arithmetic.png").is_file()
+
+
 def test_finetune_app(tmp_path):
     results = finetune.main(["--pretrain_epochs", "1", "--finetune_epochs", "2", "--labels", "10", "--seeds", "0",
                              "--pretrain_config", str(CONFIGS / "pretrain_autoencoder.yaml"),
