@@ -172,14 +172,26 @@ def conditional(out: Path, num_samples: int = 1000) -> None:
         return
     print(f"\n| config | accuracy of the requested digit (N = {num_samples}) | digits FD | IS | training (s) |")
     print("|---|---|---|---|---|")
+    data = None
     for config in configs:
         model, data, seconds = _fit(config, out / config.stem)
+        model.eval()
         labels = torch.arange(num_samples) % model.num_classes
         samples = torch.cat([model.sample(len(chunk), chunk.to(model.device), torch.Generator().manual_seed(i)).cpu()
                              for i, chunk in enumerate(torch.split(labels, 250))])
         accuracy = (classifier.predict(samples, model.value_range) == labels).float().mean().item()
         result = evaluator.evaluate(samples, datamodule_reference(data, "train"), model.value_range)
         print(f"| quickstart/{config.name} | **{accuracy:.3f}** | {result.metrics['fid']:.2f} | {result.metrics['is']:.2f} | {seconds:.0f} |")
+        z = model.noise(12, torch.Generator().manual_seed(0))
+        grid = torch.cat([model.generate(z, torch.full((12,), k)) for k in range(model.num_classes)])
+        from torchvision.utils import save_image
+        save_image(model.to_unit_range(grid), out / f"{config.stem}_classes.png", nrow=12)
+    # the same measurements on real held-out digits, for scale
+    held_out = [data.val_set.tensors(), data.test_set.tensors()]
+    images, labels = torch.cat([h[0] for h in held_out]), torch.cat([h[1] for h in held_out])
+    accuracy = (classifier.predict(images, data.value_range) == labels).float().mean().item()
+    result = evaluator.evaluate(images, datamodule_reference(data, "train"), data.value_range)
+    print(f"| real digits: validation + test splits (N = {len(images)}) | {accuracy:.3f} | {result.metrics['fid']:.2f} | {result.metrics['is']:.2f} | - |")
 
 
 SECTIONS = {"fader": fader, "aae": aae, "sparse_coding": sparse_coding, "finetune": finetune, "anomaly": anomaly,

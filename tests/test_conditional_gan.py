@@ -165,3 +165,16 @@ def test_grids_for_the_image_callback_and_the_label_interpolation():
     torch.testing.assert_close(path[:, 0], model.generate(z, torch.tensor([0, 1])))
     torch.testing.assert_close(path[:, -1], model.generate(z, torch.tensor([2, 0])))
     assert model.sample(4).shape == (4, 1, 8, 8)
+
+
+def test_num_classes_must_match_the_data(capsys, tmp_path):
+    from pathlib import Path
+
+    from lit_gen.cli import run
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "quickstart" / "cgan.yaml"
+    with pytest.raises(SystemExit) as exit_info:
+        run(["fit", "--config", str(config), "--model.init_args.num_classes=5", "--trainer.max_epochs=1",
+             "--trainer.enable_progress_bar=false", "--run_dir", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert "ConditionalGAN has num_classes=5 but the data has 10 classes" in capsys.readouterr().err.splitlines()[-1]
