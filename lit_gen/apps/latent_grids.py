@@ -8,10 +8,12 @@
 * **Attribute arithmetic** (the "smiling woman - neutral woman + neutral man" of Radford et al.,
   2016, section 6.3, on digits): the attribute is ``thick`` (ink mass above the class median,
   :class:`~lit_gen.data.DigitsAttributesDataModule`). Its direction is the mean code of thick
-  training digits minus the mean code of thin ones (for a GAN: of generated samples judged thick
-  or thin by the same rule, with the digit given by the shipped digits classifier). Rows of
+  training digits minus the mean code of thin ones (for a GAN: the mean noise of generated samples
+  with more ink than the median of the samples of their digit minus that of the others, the digit
+  given by the shipped digits classifier, or the requested one for a conditional GAN). Rows of
   ``arithmetic.png``: a test digit, then its code plus ``s`` times the direction for each
-  ``--scales`` value. ``results.json`` records the mean ink mass of the decoded images per ``s``
+  ``--scales`` value (for a conditional GAN: the direction among samples of each requested digit,
+  applied to fixed noise with the label kept). ``results.json`` records the mean ink mass of the decoded images per ``s``
   (it should grow with ``s``) and the fraction still classified as the same digit.
 * For a 2-D code (e.g. ``configs/quickstart/aae_mixture.yaml``): ``codes.png``, the test codes
   coloured by digit over samples of the prior.
@@ -140,6 +142,25 @@ def autoencoder_grids(model, data, out: Path, rows: int, steps: int, scales: lis
 
 
 @torch.no_grad()
+def _direction(z: torch.Tensor, images: torch.Tensor, digits: torch.Tensor, value_range) -> torch.Tensor:
+    """Mean ``z`` of thick samples minus mean ``z`` of thin ones, "thick" meaning more ink than
+    the median of the generated samples of the same digit (a GAN's ink masses need not sit
+    around the training split's medians), or a clear error."""
+    masses = ink_mass(images, value_range).cpu()
+    digits = digits.cpu()
+    medians = torch.zeros(int(digits.max()) + 1)
+    for d in digits.unique():
+        medians[d] = masses[digits == d].median()
+    thick = (masses > medians[digits]).to(z.device)
+    if thick.all() or not thick.any():
+        raise ConfigurationError(
+            f"all {len(thick)} generated samples are {'thick' if thick.all() else 'thin'}: no attribute "
+            f"direction to measure (train the GAN longer)"
+        )
+    return z[thick].mean(0) - z[~thick].mean(0)
+
+
+@torch.no_grad()
 def gan_grids(model, out: Path, rows: int, steps: int, scales: list[float], samples: int = 2000) -> dict:
     generator = torch.Generator().manual_seed(0)
     conditional = int(getattr(model, "num_classes", 0) or 0) > 0
@@ -156,18 +177,33 @@ def gan_grids(model, out: Path, rows: int, steps: int, scales: list[float], samp
         _grid(per_class.view(model.num_classes, rows, *model.data_shape).transpose(0, 1).flatten(0, 1), model,
               out / "classes.png", model.num_classes)
         results["interpolation"] = "label embedding, fixed noise"
+        # attribute arithmetic in z at a fixed label: thick minus thin among samples of each
+        # requested digit, judged against the median ink of the samples of that digit
+        labels = torch.arange(samples, device=model.device) % model.num_classes
+        z = model.noise(samples, generator)
+        direction = _direction(z, model.generate(z, labels), labels, model.value_range)
+        row_labels = torch.arange(rows, device=model.device) % model.num_classes
+        outputs = torch.stack([model.generate(z_start + s * direction, row_labels) for s in scales], dim=1)
+        _grid(outputs.flatten(0, 1), model, out / "arithmetic.png", len(scales))
+        classifier = _classifier()
+        measured = []
+        for s in scales:
+            shifted = model.generate(z[:500] + s * direction, labels[:500])
+            row = {"scale": s, "ink_mass": float(ink_mass(shifted, model.value_range).mean())}
+            if classifier is not None:
+                row["same_digit"] = float((classifier.predict(shifted.cpu(), model.value_range) == labels[:500].cpu()).float().mean())
+            measured.append(row)
+        results.update(direction_norm=float(direction.norm()), arithmetic=measured)
         return results
     for mode in ("linear", "spherical"):
         _grid(model.interpolate(z_start, z_end, steps, mode), model, out / f"interpolation_{mode}.png", steps)
     classifier = _classifier()
     if classifier is None:
         raise ConfigurationError("GAN attribute arithmetic needs the digits classifier (lit_gen.metrics)")
-    thickness = _thickness_data(model)
     z = model.noise(samples, generator)
     images = model(z)
     digits = classifier.predict(images.cpu(), model.value_range)
-    thick = thickness.attribute_of(images.cpu(), digits, model.value_range)[:, 0].bool().to(model.device)
-    direction = z[thick].mean(0) - z[~thick].mean(0)
+    direction = _direction(z, images, digits, model.value_range)
     outputs = torch.stack([model(z_start + s * direction) for s in scales], dim=1)
     _grid(outputs.flatten(0, 1), model, out / "arithmetic.png", len(scales))
     measured = []
