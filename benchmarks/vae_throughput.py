@@ -11,6 +11,11 @@ defaults (rich progress bar, CSV logging, a checkpoint per epoch, image grids); 
 disabled on both sides, since the plain loop has none. The plain loop is what a careful engineer
 writes: a ``randperm`` over the in-memory tensor, slicing, no DataLoader.
 
+A third side, "bare Lightning", trains the same module with a stock ``lightning.Trainer`` and
+everything optional switched off (no logger, progress bar, checkpoints or callbacks) on the same
+data module: ``bare/plain`` is the cost of Lightning's own loop, ``lit-gen/bare`` the cost of
+what lit-gen adds (progress bar, CSV log, a checkpoint per epoch, resume and fault callbacks).
+
 Throughput counts steps from the first training batch to the end of ``fit`` (start-up
 excluded) and is reported per wall-clock second and per CPU second of the process: the CPU-time
 ratio is robust to other load on the machine, the wall-clock one is what users feel.
@@ -26,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -94,6 +100,23 @@ def lit_gen_loop(config: Path, epochs: int, seed: int, workdir: str) -> tuple[in
     return cli.trainer.global_step, wall - timer.wall, cpu - timer.cpu, cli.model
 
 
+def bare_lightning_loop(config: Path, epochs: int, seed: int) -> tuple[int, float, float]:
+    model_args, data_args = load_setup(config)
+    lr = model_args.pop("lr")
+    L.seed_everything(seed, verbose=False)
+    data = DigitsDataModule(**data_args)
+    model = VAE(data.data_shape, tuple(data.value_range), optimizer=partial(torch.optim.Adam, lr=lr), **model_args)
+    timer = StartTimer()
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_progress_bar=False,
+        enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
+        num_sanity_val_steps=0, callbacks=[timer],
+    )
+    trainer.fit(model, datamodule=data)
+    wall, cpu = time.perf_counter(), time.process_time()
+    return trainer.global_step, wall - timer.wall, cpu - timer.cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -109,12 +132,15 @@ def main() -> None:
         data = DigitsDataModule(**data_args)
         data.setup()
         images, _ = data.train_set.tensors()
-        wall_ratios, cpu_ratios, rates = [], [], []
+        wall_ratios, cpu_ratios, rates, bare_cpu_ratios, added_cpu_ratios = [], [], [], [], []
         with tempfile.TemporaryDirectory() as workdir:
             for repeat in range(args.repeats):
                 p_steps, p_wall, p_cpu = plain_loop(images, model_args, data.batch_size, args.epochs, repeat)
                 l_steps, l_wall, l_cpu, model = lit_gen_loop(CONFIGS[workload], args.epochs, repeat, workdir)
-                assert l_steps == p_steps, (l_steps, p_steps)
+                b_steps, b_wall, b_cpu = bare_lightning_loop(CONFIGS[workload], args.epochs, repeat)
+                assert l_steps == p_steps == b_steps, (l_steps, p_steps, b_steps)
+                bare_cpu_ratios.append(p_cpu / b_cpu)
+                added_cpu_ratios.append(b_cpu / l_cpu)
                 if repeat == 0:  # identical networks on both sides
                     plain_shapes = {k: v.shape for k, v in VAE(images.shape[1:], (0.0, 1.0), **{k: v for k, v in model_args.items() if k != "lr"}).state_dict().items()}
                     assert plain_shapes == {k: v.shape for k, v in model.state_dict().items()}
@@ -122,11 +148,13 @@ def main() -> None:
                 cpu_ratios.append(p_cpu / l_cpu)
                 rates.append((p_steps / p_wall, l_steps / l_wall))
                 print(f"{workload} repeat {repeat}: plain {p_steps / p_wall:.1f} steps/s, lit-gen {l_steps / l_wall:.1f} steps/s, "
-                      f"wall ratio {wall_ratios[-1]:.3f}, cpu ratio {cpu_ratios[-1]:.3f}", flush=True)
+                      f"wall ratio {wall_ratios[-1]:.3f}, cpu ratio {cpu_ratios[-1]:.3f}; cpu ratios bare/plain "
+                      f"{bare_cpu_ratios[-1]:.3f}, lit-gen/bare {added_cpu_ratios[-1]:.3f}", flush=True)
         print(f"== {workload} ({CONFIGS[workload].relative_to(ROOT)}, batch {data.batch_size}, {p_steps} steps per run): "
               f"plain {statistics.median(r[0] for r in rates):.1f} steps/s, lit-gen {statistics.median(r[1] for r in rates):.1f} steps/s; "
               f"ratio lit-gen/plain: wall {statistics.median(wall_ratios):.3f} (min {min(wall_ratios):.3f}), "
-              f"cpu {statistics.median(cpu_ratios):.3f} (min {min(cpu_ratios):.3f})", flush=True)
+              f"cpu {statistics.median(cpu_ratios):.3f} (min {min(cpu_ratios):.3f}); cpu ratio bare Lightning/plain "
+              f"{statistics.median(bare_cpu_ratios):.3f}, lit-gen/bare Lightning {statistics.median(added_cpu_ratios):.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,36 @@ def write_celeba(root: Path, n: int = 12, seed: int = 0) -> Path:
     return root
 
 
+def write_paired_images(root: Path, name: str = "tiny", counts=(("train", 6), ("val", 3), ("test", 3)), size: int = 40, seed: int = 0) -> Path:
+    """pix2pix's layout: ``<root>/<name>/{train,val,test}/<i>.jpg``, each A | B side by side
+    (``size`` x ``2 * size`` JPEGs, as the official archives)."""
+    rng = np.random.default_rng(seed)
+    for split, n in counts:
+        folder = root / name / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            pixels = rng.integers(0, 256, (size, 2 * size, 3), dtype=np.uint8)
+            Image.fromarray(pixels, "RGB").save(folder / f"{i + 1}.jpg")
+    return root
+
+
+def write_unpaired_images(root: Path, name: str = "tiny", counts=(("trainA", 5), ("trainB", 7), ("testA", 3), ("testB", 2)), size: int = 40, seed: int = 0) -> Path:
+    """CycleGAN's layout: ``<root>/<name>/{trainA,trainB,testA,testB}/<i>.jpg``."""
+    rng = np.random.default_rng(seed)
+    for split, n in counts:
+        folder = root / name / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels, "RGB").save(folder / f"{split}_{i}.jpg")
+    return root
+
+
+_TRANSLATION_OVERRIDES = [
+    "--data.init_args.dataset=tiny", "--data.init_args.download=false", "--data.init_args.image_size=24",
+    "--data.init_args.num_workers=0",
+]
+
 #: data module class name -> (writer of a tiny copy in its real format, CLI overrides that fit
 #: the tiny copy). The writer's return value is passed as ``--data.init_args.root``.
 WRITERS = {
@@ -102,4 +132,6 @@ WRITERS = {
     "CIFAR10DataModule": (write_cifar10, ["--data.init_args.download=false", "--data.init_args.val_size=20", "--data.init_args.batch_size=8"]),
     "CelebADataModule": (write_celeba, ["--data.init_args.download=false", "--data.init_args.num_workers=0", "--data.init_args.batch_size=4"]),
     "ImageFolderDataModule": (write_image_folder, ["--data.init_args.val_fraction=0.2", "--data.init_args.test_fraction=0.2"]),
+    "PairedImageDataModule": (write_paired_images, _TRANSLATION_OVERRIDES),
+    "UnpairedImageDataModule": (write_unpaired_images, _TRANSLATION_OVERRIDES),
 }

@@ -1,5 +1,5 @@
 """Lightning callbacks: image grids, generative metrics, and fault tolerance (exact resume,
-divergence stop, SLURM pre-emption; the CLI adds these by default)."""
+divergence stop, SLURM pre-emption; the CLI adds these by default) and prediction writing."""
 
 from lit_gen.callbacks.fault_tolerance import (
     InterruptCheckpoint,
@@ -10,6 +10,8 @@ from lit_gen.callbacks.fault_tolerance import (
 from lit_gen.callbacks.images import ImageGrids
 from lit_gen.callbacks.metrics import GenerativeMetrics
 from lit_gen.callbacks.mode_coverage import ModeCoverage
+from lit_gen.callbacks.predictions import PredictionWriter
+from lit_gen.callbacks.progress import ThrottledRichProgressBar
 
 __all__ = [
     "GenerativeMetrics",
@@ -17,6 +19,8 @@ __all__ = [
     "InterruptCheckpoint",
     "ModeCoverage",
     "NonFiniteLossGuard",
+    "PredictionWriter",
     "RandomState",
     "SlurmRequeue",
+    "ThrottledRichProgressBar",
 ]

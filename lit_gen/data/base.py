@@ -175,6 +175,28 @@ class ResumableSampler(DistributedSampler):
         return iter(indices)
 
 
+class UnalignedSampler(ResumableSampler):
+    """:class:`ResumableSampler` for unpaired data: yields ``(index, partner)`` pairs, the partner
+    drawn uniformly from ``range(num_partners)`` for every position of the epoch (CycleGAN's
+    unaligned sampling, ``serial_batches = False``) from ``(seed, epoch)`` rather than the global
+    RNG, so a run resumed in the middle of an epoch draws the same partners as an uninterrupted
+    one (data loaders fetch ahead of the step a checkpoint is taken at)."""
+
+    def __init__(self, dataset: Dataset, num_partners: int, shuffle: bool = True, seed: int = 0):
+        super().__init__(dataset, shuffle=shuffle, seed=seed)
+        self.num_partners = num_partners
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip = self._resume[1]
+        indices = list(super().__iter__())  # this rank's indices, resumed ones skipped
+        generator = torch.Generator().manual_seed(self.seed + self.epoch + 0x5EED0000)
+        partners = torch.randint(0, self.num_partners, (self.total_size,), generator=generator)
+        partners = partners[self.rank : self.total_size : self.num_replicas].tolist()[skip:]
+        return iter(zip(indices, partners, strict=True))
+
+
 class EvaluationSampler(DistributedSampler):
     """This rank's share of an evaluation set, in order and without padding.
 
@@ -243,12 +265,16 @@ class ImageDataModule(L.LightningDataModule):
         low, high = self.value_range
         return (high - low) / 255.0, low
 
+    def _train_sampler(self, dataset: Dataset) -> ResumableSampler:
+        """The training order (a subclass may draw more per sample, e.g. an unaligned partner)."""
+        return ResumableSampler(dataset, shuffle=True, seed=training_seed())
+
     def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before requesting a dataloader")
         sampler = None
         if train:
-            sampler = ResumableSampler(dataset, shuffle=True, seed=training_seed())
+            sampler = self._train_sampler(dataset)
             state = self._resume_state
             if state is not None and state["batches"] < state["epoch_batches"]:
                 sampler.resume_at(state["epoch"], state["batches"] * state["batch_size"])
@@ -261,7 +287,8 @@ class ImageDataModule(L.LightningDataModule):
             sampler=sampler,
             drop_last=train and self.drop_last and len(dataset) >= self.batch_size,
             num_workers=self.num_workers,
-            collate_fn=collate_batch if isinstance(dataset, TensorImageDataset) else None,
+            # datasets that serve a whole batch (``__getitems__``) return it already collated
+            collate_fn=collate_batch if hasattr(type(dataset), "__getitems__") else None,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
             # Its own generator: creating an iterator then draws no number from the global RNG
