@@ -55,13 +55,23 @@ WORKLOADS = {
 def build(overrides: list[str], seed: int, workdir: str) -> tuple[GAN, L.LightningDataModule]:
     """The config's model and data, instantiated by the CLI (same seed: same initial weights)."""
     cli = LitGenCLI(
-        L.LightningModule, L.LightningDataModule, run=False,
-        args=["--config", str(CONFIG), *overrides, f"--seed_everything={seed}", f"--run_dir={workdir}/plain{seed}"],
+        L.LightningModule,
+        L.LightningDataModule,
+        run=False,
+        args=[
+            "--config",
+            str(CONFIG),
+            *overrides,
+            f"--seed_everything={seed}",
+            f"--run_dir={workdir}/plain{seed}",
+        ],
     )
     return cli.model, cli.datamodule
 
 
-def plain_loop(overrides: list[str], epochs: int, seed: int, workdir: str) -> tuple[int, float, float]:
+def plain_loop(
+    overrides: list[str], epochs: int, seed: int, workdir: str
+) -> tuple[int, float, float]:
     model, data = build(overrides, seed, workdir)
     data.setup("fit")
     images, _ = data.train_set.tensors()
@@ -103,13 +113,29 @@ class StartTimer(L.Callback):
             self.wall, self.cpu = time.perf_counter(), time.process_time()
 
 
-def lit_gen_loop(overrides: list[str], epochs: int, seed: int, workdir: str) -> tuple[int, float, float]:
-    cli = run([
-        "fit", "--config", str(CONFIG), *overrides, f"--seed_everything={seed}",
-        f"--trainer.max_epochs={epochs}", "--trainer.limit_val_batches=0",
-        "--trainer.num_sanity_val_steps=0", "--trainer.enable_model_summary=false",
-        f"--trainer.callbacks+={__name__}.StartTimer", f"--run_dir={workdir}/lit{seed}",
-    ])
+#: extra CLI overrides of the lit-gen side (``--lit-gen-args``), to attribute its costs
+LIT_GEN_EXTRA: list[str] = []
+
+
+def lit_gen_loop(
+    overrides: list[str], epochs: int, seed: int, workdir: str
+) -> tuple[int, float, float]:
+    cli = run(
+        [
+            "fit",
+            "--config",
+            str(CONFIG),
+            *overrides,
+            f"--seed_everything={seed}",
+            f"--trainer.max_epochs={epochs}",
+            "--trainer.limit_val_batches=0",
+            "--trainer.num_sanity_val_steps=0",
+            "--trainer.enable_model_summary=false",
+            f"--trainer.callbacks+={__name__}.StartTimer",
+            f"--run_dir={workdir}/lit{seed}",
+            *LIT_GEN_EXTRA,
+        ]
+    )
     wall, cpu = time.perf_counter(), time.process_time()
     timer = next(c for c in cli.trainer.callbacks if isinstance(c, StartTimer))
     assert cli.model.critic_steps == cli.model.generator_steps
@@ -117,15 +143,26 @@ def lit_gen_loop(overrides: list[str], epochs: int, seed: int, workdir: str) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument(
+        "--lit-gen-args",
+        nargs="*",
+        default=[],
+        help="extra overrides of the lit-gen side, e.g. --trainer.enable_checkpointing=false",
+    )
     args = parser.parse_args()
+    LIT_GEN_EXTRA.extend(args.lit_gen_args)
     sys.argv = sys.argv[:1]  # the CLI is driven by run([...]) below
     torch.set_num_threads(args.threads)
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, lightning {L.__version__}")
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, lightning {L.__version__}"
+    )
     for workload in args.workloads:
         overrides = WORKLOADS[workload]
         wall_ratios, cpu_ratios, rates = [], [], []
@@ -135,19 +172,30 @@ def main() -> None:
                 sides = [("plain", plain_loop), ("lit-gen", lit_gen_loop)]
                 if repeat % 2:
                     sides.reverse()
-                results = {name: loop(overrides, args.epochs, repeat, workdir) for name, loop in sides}
-                (p_steps, p_wall, p_cpu), (l_steps, l_wall, l_cpu) = results["plain"], results["lit-gen"]
+                results = {
+                    name: loop(overrides, args.epochs, repeat, workdir) for name, loop in sides
+                }
+                (p_steps, p_wall, p_cpu), (l_steps, l_wall, l_cpu) = (
+                    results["plain"],
+                    results["lit-gen"],
+                )
                 assert l_steps == p_steps, (l_steps, p_steps)
                 wall_ratios.append(p_wall / l_wall)
                 cpu_ratios.append(p_cpu / l_cpu)
                 rates.append((p_steps / p_wall, l_steps / l_wall, p_steps / p_cpu, l_steps / l_cpu))
-                print(f"{workload} repeat {repeat}: plain {rates[-1][0]:.2f} batches/s, lit-gen {rates[-1][1]:.2f} batches/s "
-                      f"(per CPU second {rates[-1][2]:.2f} vs {rates[-1][3]:.2f}), wall ratio {wall_ratios[-1]:.3f}, "
-                      f"cpu ratio {cpu_ratios[-1]:.3f}", flush=True)
-        print(f"== {workload} ({p_steps} batches per run): plain {statistics.median(r[0] for r in rates):.2f} batches/s, "
-              f"lit-gen {statistics.median(r[1] for r in rates):.2f} batches/s; ratio lit-gen/plain: "
-              f"wall {statistics.median(wall_ratios):.3f} (min {min(wall_ratios):.3f}), "
-              f"cpu {statistics.median(cpu_ratios):.3f} (min {min(cpu_ratios):.3f})", flush=True)
+                print(
+                    f"{workload} repeat {repeat}: plain {rates[-1][0]:.2f} batches/s, lit-gen {rates[-1][1]:.2f} batches/s "
+                    f"(per CPU second {rates[-1][2]:.2f} vs {rates[-1][3]:.2f}), wall ratio {wall_ratios[-1]:.3f}, "
+                    f"cpu ratio {cpu_ratios[-1]:.3f}",
+                    flush=True,
+                )
+        print(
+            f"== {workload} ({p_steps} batches per run): plain {statistics.median(r[0] for r in rates):.2f} batches/s, "
+            f"lit-gen {statistics.median(r[1] for r in rates):.2f} batches/s; ratio lit-gen/plain: "
+            f"wall {statistics.median(wall_ratios):.3f} (min {min(wall_ratios):.3f}), "
+            f"cpu {statistics.median(cpu_ratios):.3f} (min {min(cpu_ratios):.3f})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def toy_data(num_samples: int = 60, batch_size: int = 10) -> Toy2DDataModule:
-    return Toy2DDataModule(kind="ring", num_samples=num_samples, val_samples=20, test_samples=20, batch_size=batch_size)
+    return Toy2DDataModule(
+        kind="ring", num_samples=num_samples, val_samples=20, test_samples=20, batch_size=batch_size
+    )
 
 
 def toy_gan(**kwargs) -> GAN:
@@ -40,9 +42,15 @@ def image_gan(**kwargs) -> GAN:
 
 def trainer(**kwargs) -> L.Trainer:
     options = dict(
-        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        limit_val_batches=0, max_epochs=1,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        max_epochs=1,
     )
     options.update(kwargs)
     return L.Trainer(**options)
@@ -53,7 +61,10 @@ def clone(tensors) -> list[torch.Tensor | None]:
 
 
 def same(a, b) -> bool:
-    return all((x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in zip(a, b, strict=True))
+    return all(
+        (x is None and y is None) or (x is not None and y is not None and torch.equal(x, y))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 class StepWatcher(L.Callback):
@@ -101,7 +112,14 @@ class StepRecorder(L.Callback):
         self.steps: list[tuple[int, int, int, int]] = []
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        self.steps.append((trainer.current_epoch, module.critic_steps, module.generator_steps, trainer.global_step))
+        self.steps.append(
+            (
+                trainer.current_epoch,
+                module.critic_steps,
+                module.generator_steps,
+                trainer.global_step,
+            )
+        )
 
 
 def test_n_critic_cycle_runs_across_epochs_and_resumes(tmp_path):
@@ -110,15 +128,24 @@ def test_n_critic_cycle_runs_across_epochs_and_resumes(tmp_path):
     full = StepRecorder()
     trainer(callbacks=[full], max_epochs=3).fit(toy_gan(n_critic=2), toy_data(num_samples=30))
     assert [s[1] for s in full.steps] == list(range(1, 10))
-    assert [s[2] for s in full.steps] == [c // 2 for c in range(1, 10)]  # after critic steps 2, 4, 6, 8
+    assert [s[2] for s in full.steps] == [
+        c // 2 for c in range(1, 10)
+    ]  # after critic steps 2, 4, 6, 8
     assert all(g == c + n for _, c, n, g in full.steps)  # global_step counts optimizer steps
 
     first = StepRecorder()
     checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True)
-    trainer(callbacks=[first, checkpoint], enable_checkpointing=True, max_epochs=1).fit(toy_gan(n_critic=2), toy_data(num_samples=30))
+    trainer(callbacks=[first, checkpoint], enable_checkpointing=True, max_epochs=1).fit(
+        toy_gan(n_critic=2), toy_data(num_samples=30)
+    )
     assert first.steps == full.steps[:3]
     resumed = StepRecorder()
-    trainer(callbacks=[resumed], max_epochs=3).fit(toy_gan(n_critic=2), toy_data(num_samples=30), ckpt_path=str(tmp_path / "last.ckpt"), weights_only=False)
+    trainer(callbacks=[resumed], max_epochs=3).fit(
+        toy_gan(n_critic=2),
+        toy_data(num_samples=30),
+        ckpt_path=str(tmp_path / "last.ckpt"),
+        weights_only=False,
+    )
     assert resumed.steps == full.steps[3:]
 
 
@@ -128,7 +155,9 @@ def test_ema_follows_its_recursion_and_serves_samples():
 
     class Record(L.Callback):
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-            history.append(torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone())
+            history.append(
+                torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone()
+            )
 
     model = toy_gan(ema_decay=decay)
     trainer(callbacks=[Record()], limit_train_batches=4).fit(model, toy_data())
@@ -140,13 +169,19 @@ def test_ema_follows_its_recursion_and_serves_samples():
     assert not torch.equal(ema, history[-1])
     assert model.sampling_generator is model.generator_ema.module
     z = model.noise(5, torch.Generator().manual_seed(3))
-    torch.testing.assert_close(model.sample(5, generator=torch.Generator().manual_seed(3)), model.generator_ema.module(z))
+    torch.testing.assert_close(
+        model.sample(5, generator=torch.Generator().manual_seed(3)), model.generator_ema.module(z)
+    )
 
 
-@pytest.mark.parametrize(("interval", "epochs", "expected_steps"), [("generator_step", 1, 3), ("epoch", 2, 2)])
+@pytest.mark.parametrize(
+    ("interval", "epochs", "expected_steps"), [("generator_step", 1, 3), ("epoch", 2, 2)]
+)
 def test_schedulers_are_stepped_by_the_module(interval, epochs, expected_steps):
     halve = partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
-    model = toy_gan(n_critic=2, lr_scheduler_g=halve, lr_scheduler_d=halve, scheduler_interval=interval)
+    model = toy_gan(
+        n_critic=2, lr_scheduler_g=halve, lr_scheduler_d=halve, scheduler_interval=interval
+    )
     fit = trainer(max_epochs=epochs, limit_train_batches=6)
     fit.fit(model, toy_data())
     for optimizer in fit.optimizers:
@@ -163,11 +198,18 @@ def test_gradient_clipping_bounds_every_update():
             # before the module's own hook clips them:
             assert torch.nn.utils.get_total_norm([p.grad for p in params]) > 10 * clip
             if hasattr(self, "before"):
-                deltas.append(torch.nn.utils.parameters_to_vector(self.params).sub(self.before).norm().item())
-            self.params, self.before = params, torch.nn.utils.parameters_to_vector(params).detach().clone()
+                deltas.append(
+                    torch.nn.utils.parameters_to_vector(self.params).sub(self.before).norm().item()
+                )
+            self.params, self.before = (
+                params,
+                torch.nn.utils.parameters_to_vector(params).detach().clone(),
+            )
 
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-            deltas.append(torch.nn.utils.parameters_to_vector(self.params).sub(self.before).norm().item())
+            deltas.append(
+                torch.nn.utils.parameters_to_vector(self.params).sub(self.before).norm().item()
+            )
             del self.before
 
     sgd = partial(torch.optim.SGD, lr=1.0)
@@ -179,7 +221,11 @@ def test_gradient_clipping_bounds_every_update():
 
 def test_bf16_autocast_with_gradient_penalty():
     dtypes = set()
-    model = image_gan(objective=Wasserstein(), gp_weight=10.0, discriminator=partial(DCGANDiscriminator, base_channels=8, norm="layer"))
+    model = image_gan(
+        objective=Wasserstein(),
+        gp_weight=10.0,
+        discriminator=partial(DCGANDiscriminator, base_channels=8, norm="layer"),
+    )
     model.discriminator.register_forward_hook(lambda module, args, output: dtypes.add(output.dtype))
     before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
     fit = trainer(precision="bf16-mixed", limit_train_batches=3, log_every_n_steps=1)
@@ -213,9 +259,22 @@ def test_latent_paths():
 
 
 def test_cli_run_images_and_checkpoint(tmp_path, fast_trainer_args):
-    cli = run(["fit", "--config", str(CONFIGS / "quickstart" / "dcgan.yaml"), *fast_trainer_args, "--run_dir", str(tmp_path / "run")])
+    cli = run(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "quickstart" / "dcgan.yaml"),
+            *fast_trainer_args,
+            "--run_dir",
+            str(tmp_path / "run"),
+        ]
+    )
     images = {p.name for p in (tmp_path / "run" / "images").iterdir()}
-    assert {"samples_epoch0000.png", "interpolation_linear_epoch0000.png", "interpolation_spherical_epoch0000.png"} <= images
+    assert {
+        "samples_epoch0000.png",
+        "interpolation_linear_epoch0000.png",
+        "interpolation_spherical_epoch0000.png",
+    } <= images
     assert cli.model.generator_steps == 2 and cli.trainer.global_step == 4
     restored = GAN.load_from_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert restored.generator_steps == 2 and restored.critic_steps == 2
@@ -228,8 +287,17 @@ def test_cli_run_images_and_checkpoint(tmp_path, fast_trainer_args):
 
 
 def test_toy_run_scores_mode_coverage(tmp_path, fast_trainer_args):
-    run(["fit", "--config", str(CONFIGS / "quickstart" / "gan_ring.yaml"), *fast_trainer_args,
-         "--data.init_args.num_samples=500", "--run_dir", str(tmp_path / "run")])
+    run(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "quickstart" / "gan_ring.yaml"),
+            *fast_trainer_args,
+            "--data.init_args.num_samples=500",
+            "--run_dir",
+            str(tmp_path / "run"),
+        ]
+    )
     images = {p.name for p in (tmp_path / "run" / "images").iterdir()}
     assert images == {"mode_coverage_epoch0000.png"}  # no image grids for 2-D points
     header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
@@ -260,7 +328,15 @@ def test_plain_ddp_is_refused_with_advice():
 
 def test_image_size_mismatch_is_one_line(capsys, fast_trainer_args):
     with pytest.raises(SystemExit) as exit_info:
-        run(["fit", "--config", str(CONFIGS / "quickstart" / "dcgan.yaml"), *fast_trainer_args, "--data.init_args.image_size=12"])
+        run(
+            [
+                "fit",
+                "--config",
+                str(CONFIGS / "quickstart" / "dcgan.yaml"),
+                *fast_trainer_args,
+                "--data.init_args.image_size=12",
+            ]
+        )
     assert exit_info.value.code == 2
     assert "power of two >= 8" in capsys.readouterr().err
 
@@ -270,7 +346,12 @@ def test_step_metrics_reach_the_logger_every_n_steps(tmp_path):
     GAN._logging_batch): they must all arrive, at every log_every_n_steps-th batch."""
     from lightning.pytorch.loggers import CSVLogger
 
-    fit = trainer(logger=CSVLogger(tmp_path, name="", version=""), log_every_n_steps=2, limit_train_batches=6, max_epochs=2)
+    fit = trainer(
+        logger=CSVLogger(tmp_path, name="", version=""),
+        log_every_n_steps=2,
+        limit_train_batches=6,
+        max_epochs=2,
+    )
     fit.fit(toy_gan(n_critic=2), toy_data())
     rows = [line.split(",") for line in (tmp_path / "metrics.csv").read_text().splitlines()]
     header, rows = rows[0], rows[1:]
@@ -278,4 +359,98 @@ def test_step_metrics_reach_the_logger_every_n_steps(tmp_path):
     # Lightning writes step metrics after batches 1, 3, 5, ... (1-based) for log_every_n_steps=2
     assert [int(row[header.index("step")]) for row in logged] == [1, 3, 5, 7, 9, 11]
     # n_critic = 2: after critic steps 1, 3, 5, ... the generator has stepped 0, 1, 2, ... times
-    assert [float(row[header.index("train/generator_step")]) for row in logged] == [0, 1, 2, 3, 4, 5]
+    assert [float(row[header.index("train/generator_step")]) for row in logged] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+
+
+# -- exact resume (issue 7) -----------------------------------------------------------------
+class KillAtBatch(L.Callback):
+    """Raises KeyboardInterrupt, as Ctrl-C would, after ``critic_steps`` critic updates."""
+
+    def __init__(self, critic_steps: int = 10):
+        self.critic_steps = critic_steps
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if module.critic_steps == self.critic_steps:
+            raise KeyboardInterrupt
+
+
+def _resume_args(run_dir: Path, epochs: int) -> list[str]:
+    # WGAN-GP (n_critic = 5) with an EMA of the generator, 7 batches per epoch: every epoch
+    # boundary falls inside an n_critic cycle.
+    return [
+        "fit",
+        "--config",
+        str(CONFIGS / "quickstart" / "wgan_gp_grid.yaml"),
+        "--run_dir",
+        str(run_dir),
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=1",
+        "--trainer.deterministic=true",
+        f"--trainer.max_epochs={epochs}",
+        "--trainer.limit_train_batches=7",
+        "--trainer.limit_val_batches=0",
+        "--trainer.num_sanity_val_steps=0",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+        "--trainer.log_every_n_steps=3",
+        "--data.init_args.num_samples=640",
+        "--data.init_args.batch_size=32",
+        "--data.init_args.val_samples=100",
+        "--model.init_args.ema_decay=0.9",
+        "--model.init_args.generator.init_args.hidden=[32, 32]",
+        "--model.init_args.discriminator.init_args.hidden=[32, 32]",
+    ]
+
+
+def test_gan_stopped_mid_cycle_and_resumed_equals_an_uninterrupted_run(tmp_path):
+    """n_critic = 5: stopped at the end of epoch 0 (7 critic steps, 1 generator step) and killed
+    in epoch 1 after 10 critic steps (2 generator steps: mid-cycle, mid-epoch), then resumed
+    twice; the networks, the EMA, the optimizers' moments and the step counters equal those of
+    one uninterrupted run."""
+    reference = run(_resume_args(tmp_path / "reference", epochs=3))
+    assert (reference.model.critic_steps, reference.model.generator_steps) == (21, 4)
+    assert reference.trainer.global_step == 25  # optimizer steps: critic + generator
+
+    run_dir = tmp_path / "resumed"
+    first = run(_resume_args(run_dir, epochs=1))
+    assert (first.model.critic_steps, first.model.generator_steps) == (7, 1)
+    with pytest.raises(SystemExit):  # killed: interrupted.ckpt
+        run(
+            [
+                *_resume_args(run_dir, epochs=3),
+                "--ckpt_path",
+                str(run_dir / "checkpoints/last.ckpt"),
+                "--trainer.callbacks+=test_gan.KillAtBatch",
+                "--trainer.callbacks.init_args.critic_steps=10",
+            ]
+        )
+    resumed = run(
+        [
+            *_resume_args(run_dir, epochs=3),
+            "--ckpt_path",
+            str(run_dir / "checkpoints/interrupted.ckpt"),
+        ]
+    )
+    assert (resumed.model.critic_steps, resumed.model.generator_steps) == (21, 4)
+    assert resumed.trainer.global_step == 25
+
+    expected, got = reference.model.state_dict(), resumed.model.state_dict()
+    assert expected.keys() == got.keys() and any(k.startswith("generator_ema.") for k in got)
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    for opt_ref, opt_got in zip(
+        reference.trainer.optimizers, resumed.trainer.optimizers, strict=True
+    ):
+        for state_ref, state_got in zip(
+            opt_ref.state_dict()["state"].values(),
+            opt_got.state_dict()["state"].values(),
+            strict=True,
+        ):
+            assert torch.equal(state_ref["exp_avg_sq"], state_got["exp_avg_sq"])

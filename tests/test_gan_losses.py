@@ -49,7 +49,9 @@ def test_non_saturating_values_by_hand():
     assert loss.g_loss(t(LOGIT_025)).item() == pytest.approx(-math.log(0.25), abs=1e-12)
     # same discriminator loss as the minimax game
     real, fake = t(0.3, -1.2), t(2.0, 0.1)
-    assert loss.d_loss(real, fake).item() == pytest.approx(Minimax().d_loss(real, fake).item(), abs=1e-12)
+    assert loss.d_loss(real, fake).item() == pytest.approx(
+        Minimax().d_loss(real, fake).item(), abs=1e-12
+    )
 
 
 def test_least_squares_values_by_hand():
@@ -76,7 +78,9 @@ def test_wasserstein_values_by_hand():
 
 
 # -- signs ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("loss", [Minimax(), NonSaturating(), LeastSquares(), Hinge(), Wasserstein()], ids=repr)
+@pytest.mark.parametrize(
+    "loss", [Minimax(), NonSaturating(), LeastSquares(), Hinge(), Wasserstein()], ids=repr
+)
 def test_gradient_signs(loss):
     """The discriminator lowers its loss by raising real scores and lowering fake scores; the
     generator lowers its loss by raising the scores of its samples."""
@@ -94,7 +98,9 @@ def test_minimax_saturates_where_non_saturating_does_not():
     fake = torch.tensor([-10.0], dtype=torch.float64, requires_grad=True)
     (saturating,) = torch.autograd.grad(Minimax().g_loss(fake), fake)
     (non_saturating,) = torch.autograd.grad(NonSaturating().g_loss(fake), fake)
-    assert saturating.abs().item() == pytest.approx(torch.sigmoid(torch.tensor(-10.0)).item(), rel=1e-6)
+    assert saturating.abs().item() == pytest.approx(
+        torch.sigmoid(torch.tensor(-10.0)).item(), rel=1e-6
+    )
     assert saturating.abs().item() < 1e-4
     assert non_saturating.abs().item() == pytest.approx(1.0, abs=1e-4)
 
@@ -119,8 +125,16 @@ def test_gradient_penalty_on_a_linear_critic_is_closed_form():
 def test_gradient_penalty_uses_random_interpolates():
     """For D(x) = ||x||^2 / 2 the gradient at x_hat is x_hat itself, so the penalty reveals the
     interpolates: x_hat = eps * real + (1 - eps) * fake with one eps ~ U[0, 1] per sample."""
-    real, fake = torch.randn(16, 3, 4, 4, dtype=torch.float64), torch.randn(16, 3, 4, 4, dtype=torch.float64)
-    penalty = gradient_penalty(lambda x: 0.5 * x.flatten(1).pow(2).sum(1), real, fake, generator=torch.Generator().manual_seed(7))
+    real, fake = (
+        torch.randn(16, 3, 4, 4, dtype=torch.float64),
+        torch.randn(16, 3, 4, 4, dtype=torch.float64),
+    )
+    penalty = gradient_penalty(
+        lambda x: 0.5 * x.flatten(1).pow(2).sum(1),
+        real,
+        fake,
+        generator=torch.Generator().manual_seed(7),
+    )
     eps = torch.rand(16, 1, 1, 1, generator=torch.Generator().manual_seed(7)).double()
     x_hat = eps * real + (1 - eps) * fake
     expected = (x_hat.flatten(1).norm(dim=1) - 1).pow(2).mean()
@@ -130,7 +144,9 @@ def test_gradient_penalty_uses_random_interpolates():
 def test_r1_penalty_closed_forms():
     x = torch.randn(10, 5, dtype=torch.float64, requires_grad=True)
     # D(x) = ||x||^2 / 2: grad = x, R1 = E ||x||^2
-    assert r1_penalty(0.5 * x.pow(2).sum(1), x).item() == pytest.approx(x.detach().pow(2).sum(1).mean().item())
+    assert r1_penalty(0.5 * x.pow(2).sum(1), x).item() == pytest.approx(
+        x.detach().pow(2).sum(1).mean().item()
+    )
     # linear D: R1 = ||w||^2
     w = torch.randn(5, dtype=torch.float64)
     assert r1_penalty(x @ w, x).item() == pytest.approx(w.pow(2).sum().item())
@@ -180,6 +196,8 @@ def test_packed_discriminator_scores_groups_of_consecutive_samples():
     x = torch.randn(6, 2)
     scores = packed(x)
     assert scores.shape == (2,)
-    torch.testing.assert_close(scores, packed.net(torch.cat([x[:3].flatten(), x[3:].flatten()]).view(2, 6)).squeeze(1))
+    torch.testing.assert_close(
+        scores, packed.net(torch.cat([x[:3].flatten(), x[3:].flatten()]).view(2, 6)).squeeze(1)
+    )
     with pytest.raises(ConfigurationError, match="multiples of 3"):
         packed(torch.randn(4, 2))

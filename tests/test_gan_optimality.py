@@ -33,7 +33,9 @@ def normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
 def fixed_affine_gan(mean: float, std: float) -> GAN:
     """A GAN whose generator is G(z) = mean + std * z (so p_G = N(mean, std^2)), frozen."""
     model = GAN(
-        data_shape=(1,), latent_dim=1, objective=Minimax(),
+        data_shape=(1,),
+        latent_dim=1,
+        objective=Minimax(),
         generator=partial(MLPGenerator, hidden=(), out_act="none"),
         discriminator=partial(MLPDiscriminator, hidden=(32, 32), act="tanh"),
     )

@@ -53,7 +53,9 @@ def test_real_samples_cover_every_mode(mixture):
 
 
 def test_one_mode():
-    samples = RING.means[3] + RING.sigma * torch.randn(2500, 2, generator=torch.Generator().manual_seed(2))
+    samples = RING.means[3] + RING.sigma * torch.randn(
+        2500, 2, generator=torch.Generator().manual_seed(2)
+    )
     scores = mode_coverage(samples, RING.means, RING.sigma)
     assert scores.modes == 1
     assert scores.counts[3] == sum(scores.counts)
@@ -62,7 +64,9 @@ def test_one_mode():
 
 def test_half_the_modes():
     modes = torch.arange(2500) % 4 * 2  # modes 0, 2, 4, 6 equally
-    samples = RING.means[modes] + RING.sigma * torch.randn(2500, 2, generator=torch.Generator().manual_seed(3))
+    samples = RING.means[modes] + RING.sigma * torch.randn(
+        2500, 2, generator=torch.Generator().manual_seed(3)
+    )
     scores = mode_coverage(samples, RING.means, RING.sigma)
     assert scores.modes == 4
     assert scores.kl == pytest.approx(math.log(2), abs=0.01)

@@ -52,7 +52,7 @@ def lookup(config: dict, dotted: str):
 
 
 def test_there_are_sweeps():
-    assert {p.stem for p in SWEEPS} >= {"vae", "cyclegan"}
+    assert {p.stem for p in SWEEPS} >= {"vae", "cyclegan", "dcgan", "wgan_gp"}
 
 
 @pytest.mark.parametrize("path", SWEEPS, ids=[p.stem for p in SWEEPS])
@@ -103,4 +103,7 @@ def test_a_trial_logs_the_metric_the_sweep_optimizes(path, monkeypatch, fast_tra
 SWEEP_FAST_ARGS: dict[str, list[str]] = {
     # FID is logged every 5 epochs by the config's GenerativeMetrics: every epoch for a 1-epoch trial
     "cyclegan": ["--trainer.callbacks.init_args.every_n_epochs=1"],
+    # GAN sweeps: score after the one short epoch, on few samples (the metric key is the same)
+    "dcgan": ["--trainer.callbacks.every_n_epochs=1", "--trainer.callbacks.num_samples=100"],
+    "wgan_gp": ["--trainer.callbacks.every_n_epochs=1", "--trainer.callbacks.num_samples=100"],
 }

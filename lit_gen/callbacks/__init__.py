@@ -1,5 +1,6 @@
-"""Lightning callbacks: image grids, generative metrics, and fault tolerance (exact resume,
-divergence stop, SLURM pre-emption; the CLI adds these by default) and prediction writing."""
+"""Lightning callbacks: image grids, generative metrics, mode coverage on 2-D mixtures, fault
+tolerance (exact resume, divergence stop, SLURM pre-emption; the CLI adds these by default) and
+prediction writing."""
 
 from lit_gen.callbacks.fault_tolerance import (
     InterruptCheckpoint,

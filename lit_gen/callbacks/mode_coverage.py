@@ -68,7 +68,9 @@ class ModeCoverage(L.Callback):
                 "lit_gen.data.Toy2DDataModule (the data module has no 'mixture')"
             )
         if not hasattr(pl_module, "sample"):
-            raise ConfigurationError(f"the ModeCoverage callback needs a model with sample(n); {type(pl_module).__name__} has none")
+            raise ConfigurationError(
+                f"the ModeCoverage callback needs a model with sample(n); {type(pl_module).__name__} has none"
+            )
 
     @torch.no_grad()
     def score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> CoverageScores:
@@ -76,11 +78,15 @@ class ModeCoverage(L.Callback):
         mixture = trainer.datamodule.mixture
         was_training = pl_module.training
         pl_module.eval()
-        samples = pl_module.sample(self.num_samples, generator=torch.Generator().manual_seed(self.seed))
+        samples = pl_module.sample(
+            self.num_samples, generator=torch.Generator().manual_seed(self.seed)
+        )
         if was_training:
             pl_module.train()
         self.last_samples = samples.float().cpu()
-        return mode_coverage(self.last_samples, mixture.means, mixture.sigma, self.threshold, self.min_count)
+        return mode_coverage(
+            self.last_samples, mixture.means, mixture.sigma, self.threshold, self.min_count
+        )
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
@@ -88,20 +94,29 @@ class ModeCoverage(L.Callback):
         scores = self.score(trainer, pl_module)
         self.last = scores
         pl_module.log_dict(
-            {"val/modes": float(scores.modes), "val/high_quality": scores.high_quality, "val/kl_modes": scores.kl},
-            on_step=False, on_epoch=True,
+            {
+                "val/modes": float(scores.modes),
+                "val/high_quality": scores.high_quality,
+                "val/kl_modes": scores.kl,
+            },
+            on_step=False,
+            on_epoch=True,
         )
         if self.plot:
             self._write_plot(trainer, pl_module, scores)
 
     @rank_zero_only
-    def _write_plot(self, trainer: L.Trainer, pl_module: L.LightningModule, scores: CoverageScores) -> None:
+    def _write_plot(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, scores: CoverageScores
+    ) -> None:
         mixture = trainer.datamodule.mixture
         title = (
             f"epoch {trainer.current_epoch}: {scores.modes}/{scores.num_modes} modes, "
             f"{100 * scores.high_quality:.1f}% high quality, KL {scores.kl:.3f}"
         )
-        grid = figure_to_tensor(scatter_figure(self.last_samples, mixture.means, mixture.sigma, title, self.threshold))
+        grid = figure_to_tensor(
+            scatter_figure(self.last_samples, mixture.means, mixture.sigma, title, self.threshold)
+        )
         folder = os.path.join(trainer.log_dir or trainer.default_root_dir, "images")
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"mode_coverage_epoch{trainer.current_epoch:04d}.png")

@@ -19,9 +19,9 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from lit_gen.data.base import ImageDataModule, collate_batch
+from lit_gen.data.base import ImageDataModule
 from lit_gen.errors import ConfigurationError
 
 DEFAULT_SIGMA = {"ring": 0.01, "grid": 0.05}
@@ -57,7 +57,9 @@ def ring_mixture(num_modes: int = 8, radius: float = 1.0, sigma: float = 0.01) -
     return GaussianMixture2D(means.float(), sigma)
 
 
-def grid_mixture(grid_size: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> GaussianMixture2D:
+def grid_mixture(
+    grid_size: int = 5, spacing: float = 2.0, sigma: float = 0.05
+) -> GaussianMixture2D:
     """``grid_size**2`` Gaussians on a square grid centered at 0 (``{-4, -2, 0, 2, 4}^2`` by
     default)."""
     coords = (torch.arange(grid_size, dtype=torch.float64) - (grid_size - 1) / 2) * spacing
@@ -154,16 +156,3 @@ class Toy2DDataModule(ImageDataModule):
             generator = torch.Generator().manual_seed(self.seed + offset)
             sets.append(PointDataset(*self.mixture.sample(n, generator)))
         self.train_set, self.val_set, self.test_set = sets
-
-    def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError("call setup() before requesting a dataloader")
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=train,
-            drop_last=train and self.drop_last and len(dataset) >= self.batch_size,
-            num_workers=self.num_workers,
-            collate_fn=collate_batch,  # __getitems__ already returns a batch
-            persistent_workers=self.num_workers > 0,
-        )

@@ -65,9 +65,13 @@ def gradient_penalty(
         ``lambda``).
     """
     if real.shape != fake.shape:
-        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+        raise ValueError(
+            f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}"
+        )
     shape = (len(real),) + (1,) * (real.ndim - 1)
-    eps = torch.rand(shape, generator=generator, device=generator.device if generator else real.device)
+    eps = torch.rand(
+        shape, generator=generator, device=generator.device if generator else real.device
+    )
     eps = eps.to(device=real.device, dtype=real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)  # line 6
     grad = input_gradients(critic(x_hat), x_hat)
@@ -85,7 +89,9 @@ def r1_penalty(real_scores: Tensor, real: Tensor) -> Tensor:
         real: the real batch that produced ``real_scores``.
     """
     if not real.requires_grad:
-        raise ValueError("r1_penalty needs real.requires_grad_(True) before computing real_scores = D(real)")
+        raise ValueError(
+            "r1_penalty needs real.requires_grad_(True) before computing real_scores = D(real)"
+        )
     grad = input_gradients(real_scores, real)
     return _at_least_float32(grad).flatten(1).pow(2).sum(dim=1).mean()
 

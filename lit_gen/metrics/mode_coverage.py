@@ -74,7 +74,9 @@ def mode_coverage(
         min_count: high-quality samples needed for a mode to count as covered.
     """
     if samples.ndim != 2 or means.ndim != 2 or samples.shape[1] != means.shape[1]:
-        raise ValueError(f"expected samples (N, D) and means (K, D), got {tuple(samples.shape)} and {tuple(means.shape)}")
+        raise ValueError(
+            f"expected samples (N, D) and means (K, D), got {tuple(samples.shape)} and {tuple(means.shape)}"
+        )
     samples = samples.detach().double().cpu()
     means = means.detach().double().cpu()
     distances = torch.cdist(samples, means)  # (N, K)
@@ -97,7 +99,13 @@ def mode_coverage(
     )
 
 
-def scatter_figure(samples: Tensor, means: Tensor, sigma: float, title: str = "", threshold: float = THRESHOLD_SIGMAS):
+def scatter_figure(
+    samples: Tensor,
+    means: Tensor,
+    sigma: float,
+    title: str = "",
+    threshold: float = THRESHOLD_SIGMAS,
+):
     """A matplotlib figure: the samples as dots, the mode centers as crosses and the
     high-quality discs (radius ``threshold * sigma``) as circles."""
     import matplotlib
@@ -112,7 +120,9 @@ def scatter_figure(samples: Tensor, means: Tensor, sigma: float, title: str = ""
     axes.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue", linewidths=0)
     axes.scatter(centers[:, 0], centers[:, 1], s=20, marker="x", color="tab:red")
     for x, y in centers:
-        axes.add_patch(plt.Circle((x, y), threshold * sigma, fill=False, color="tab:red", linewidth=0.5))
+        axes.add_patch(
+            plt.Circle((x, y), threshold * sigma, fill=False, color="tab:red", linewidth=0.5)
+        )
     axes.set_xlim(-span, span)
     axes.set_ylim(-span, span)
     axes.set_aspect("equal")

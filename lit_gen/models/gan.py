@@ -154,19 +154,33 @@ class GAN(GenerativeModule):
     ):
         super().__init__(data_shape, value_range)
         self.automatic_optimization = False
-        self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d", "lr_scheduler_g", "lr_scheduler_d"])
+        self.save_hyperparameters(
+            ignore=["optimizer_g", "optimizer_d", "lr_scheduler_g", "lr_scheduler_d"]
+        )
         if latent_dim < 1 or n_critic < 1:
-            raise ConfigurationError(f"latent_dim and n_critic must be >= 1, got {latent_dim} and {n_critic}")
+            raise ConfigurationError(
+                f"latent_dim and n_critic must be >= 1, got {latent_dim} and {n_critic}"
+            )
         if gp_weight < 0 or r1_gamma < 0:
-            raise ConfigurationError(f"gp_weight and r1_gamma must be >= 0, got {gp_weight} and {r1_gamma}")
+            raise ConfigurationError(
+                f"gp_weight and r1_gamma must be >= 0, got {gp_weight} and {r1_gamma}"
+            )
         if clip_value is not None and clip_value <= 0:
-            raise ConfigurationError(f"clip_value must be > 0 (or null for no clipping), got {clip_value}")
+            raise ConfigurationError(
+                f"clip_value must be > 0 (or null for no clipping), got {clip_value}"
+            )
         if ema_decay is not None and not 0 < ema_decay < 1:
-            raise ConfigurationError(f"ema_decay must be in (0, 1) (or null for no EMA), got {ema_decay}")
+            raise ConfigurationError(
+                f"ema_decay must be in (0, 1) (or null for no EMA), got {ema_decay}"
+            )
         if gradient_clip_val is not None and gradient_clip_val <= 0:
-            raise ConfigurationError(f"gradient_clip_val must be > 0 (or null), got {gradient_clip_val}")
+            raise ConfigurationError(
+                f"gradient_clip_val must be > 0 (or null), got {gradient_clip_val}"
+            )
         if scheduler_interval not in ("epoch", "generator_step"):
-            raise ConfigurationError(f"scheduler_interval must be 'epoch' or 'generator_step', got {scheduler_interval!r}")
+            raise ConfigurationError(
+                f"scheduler_interval must be 'epoch' or 'generator_step', got {scheduler_interval!r}"
+            )
         if not isinstance(objective, AdversarialLoss):
             raise ConfigurationError(
                 f"objective must be one of lit_gen.losses.adversarial's losses (Minimax, NonSaturating, "
@@ -212,15 +226,21 @@ class GAN(GenerativeModule):
         return self.sampling_generator(z)
 
     @torch.no_grad()
-    def sample(self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def sample(
+        self, n: int, labels: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """``n`` samples ``G(z)``, ``z ~ N(0, I)`` (the EMA generator when enabled), in the
         data's range. ``generator`` makes the noise reproducible (fixed-noise grids)."""
         if labels is not None:
-            raise ConfigurationError("GAN is unconditional: call sample(n) without labels (use ConditionalGAN for labels)")
+            raise ConfigurationError(
+                "GAN is unconditional: call sample(n) without labels (use ConditionalGAN for labels)"
+            )
         return self(self.noise(n, generator)).float()
 
     @staticmethod
-    def latent_path(z_start: Tensor, z_end: Tensor, steps: int, mode: Literal["linear", "spherical"] = "linear") -> Tensor:
+    def latent_path(
+        z_start: Tensor, z_end: Tensor, steps: int, mode: Literal["linear", "spherical"] = "linear"
+    ) -> Tensor:
         """Points from each row of ``z_start`` to the same row of ``z_end`` (both
         ``(rows, latent_dim)``): ``(rows, steps, latent_dim)``, ``t`` evenly spaced in [0, 1].
 
@@ -230,11 +250,15 @@ class GAN(GenerativeModule):
         arXiv:1609.04468), which keeps the norm typical of a Gaussian ``z`` along the path.
         """
         if z_start.shape != z_end.shape or z_start.ndim != 2:
-            raise ConfigurationError(f"z_start and z_end must both be (rows, latent_dim), got {tuple(z_start.shape)} and {tuple(z_end.shape)}")
+            raise ConfigurationError(
+                f"z_start and z_end must both be (rows, latent_dim), got {tuple(z_start.shape)} and {tuple(z_end.shape)}"
+            )
         if steps < 2:
             raise ConfigurationError(f"an interpolation needs steps >= 2, got {steps}")
         if mode not in ("linear", "spherical"):
-            raise ConfigurationError(f"interpolation mode must be 'linear' or 'spherical', got {mode!r}")
+            raise ConfigurationError(
+                f"interpolation mode must be 'linear' or 'spherical', got {mode!r}"
+            )
         z0, z1 = z_start[:, None], z_end[:, None]  # (rows, 1, d)
         t = torch.linspace(0, 1, steps, device=z_start.device, dtype=z_start.dtype)[None, :, None]
         path = (1 - t) * z0 + t * z1
@@ -249,13 +273,21 @@ class GAN(GenerativeModule):
         return path
 
     @torch.no_grad()
-    def interpolate(self, z_start: Tensor, z_end: Tensor, steps: int, mode: Literal["linear", "spherical"] = "linear") -> Tensor:
+    def interpolate(
+        self,
+        z_start: Tensor,
+        z_end: Tensor,
+        steps: int,
+        mode: Literal["linear", "spherical"] = "linear",
+    ) -> Tensor:
         """Samples along :meth:`latent_path` (the EMA generator when enabled):
         ``(rows * steps, ...)``, row by row."""
         path = self.latent_path(z_start.to(self.device), z_end.to(self.device), steps, mode)
         return self(path.flatten(0, 1)).float()
 
-    def extra_images(self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    def extra_images(
+        self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
         """Latent interpolation grids for :class:`~lit_gen.callbacks.ImageGrids`: the same
         ``interpolation_rows`` pairs of endpoints, walked linearly and spherically, each row
         ``len(images)`` steps long."""
@@ -281,7 +313,10 @@ class GAN(GenerativeModule):
         real_scores = self.discriminator(real)
         fake_scores = self.discriminator(fake)
         loss = self.objective.d_loss(real_scores, fake_scores)
-        terms = {"real_score": real_scores.detach().mean(), "fake_score": fake_scores.detach().mean()}
+        terms = {
+            "real_score": real_scores.detach().mean(),
+            "fake_score": fake_scores.detach().mean(),
+        }
         if self.gp_weight:
             gp = gradient_penalty(self.discriminator, real, fake)
             loss = loss + self.gp_weight * gp
@@ -304,7 +339,10 @@ class GAN(GenerativeModule):
         self.manual_backward(loss)
         optimizer.step()
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def training_step(self, batch, batch_idx: int) -> dict[str, Tensor]:
+        """One critic update, and a generator update every ``n_critic``-th batch. Returns the
+        losses of the updates made (``d_loss``, and ``g_loss`` on generator turns), detached, for
+        :class:`~lit_gen.callbacks.NonFiniteLossGuard`."""
         real = batch[0]
         opt_g, opt_d = self.optimizers()
         generator_turn = (self.critic_steps + 1) % self.n_critic == 0
@@ -332,7 +370,16 @@ class GAN(GenerativeModule):
         if self._logging_batch():
             self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=True, on_epoch=False)
             # A CPU tensor: logging the count costs no device transfer.
-            self.log("train/generator_step", torch.tensor(float(self.generator_steps)), on_step=True, on_epoch=False)
+            self.log(
+                "train/generator_step",
+                torch.tensor(float(self.generator_steps)),
+                on_step=True,
+                on_epoch=False,
+            )
+        losses = {"d_loss": terms["d_loss"]}
+        if generator_turn:
+            losses["g_loss"] = terms["g_loss"]
+        return losses
 
     def _logging_batch(self) -> bool:
         """Whether Lightning hands this batch's step metrics to the loggers (every
@@ -347,7 +394,9 @@ class GAN(GenerativeModule):
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.gradient_clip_val is not None:
-            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
+            self.clip_gradients(
+                optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm"
+            )
 
     def _step_schedulers(self) -> None:
         schedulers = self.lr_schedulers()
@@ -375,7 +424,7 @@ class GAN(GenerativeModule):
             "real_score": real_scores.mean(),
             "fake_score": fake_scores.mean(),
         }
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, on_epoch=True, sync_dist=True)
+        self.log_epoch_metrics({f"{stage}/{k}": v for k, v in values.items()}, batch_size=len(real))
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -398,9 +447,15 @@ class GAN(GenerativeModule):
             if scheduler is not None:
                 instance = scheduler(optimizer)
                 if isinstance(instance, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    raise ConfigurationError("GAN steps its schedulers itself; ReduceLROnPlateau (which needs a metric) is not supported")
+                    raise ConfigurationError(
+                        "GAN steps its schedulers itself; ReduceLROnPlateau (which needs a metric) is not supported"
+                    )
                 interval = "step" if self.scheduler_interval == "generator_step" else "epoch"
-                entry["lr_scheduler"] = {"scheduler": instance, "interval": interval, "name": f"lr/{name}"}
+                entry["lr_scheduler"] = {
+                    "scheduler": instance,
+                    "interval": interval,
+                    "name": f"lr/{name}",
+                }
             config.append(entry)
         return config
 

@@ -89,15 +89,20 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         depth = pyramid_depth(data_shape, "DCGANGenerator")
         widths = [base_channels * 2 ** (depth - 1 - i) for i in range(depth)]  # 4x4 map first
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=not batch_norm)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=not batch_norm)
+        ]
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [
-                nn.BatchNorm2d(c_in) if batch_norm else nn.Identity(), nn.ReLU(),
+                nn.BatchNorm2d(c_in) if batch_norm else nn.Identity(),
+                nn.ReLU(),
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not batch_norm),
             ]
         layers += [
-            nn.BatchNorm2d(widths[-1]) if batch_norm else nn.Identity(), nn.ReLU(),
-            nn.ConvTranspose2d(widths[-1], data_shape[0], 4, 2, 1), activation(out_act),
+            nn.BatchNorm2d(widths[-1]) if batch_norm else nn.Identity(),
+            nn.ReLU(),
+            nn.ConvTranspose2d(widths[-1], data_shape[0], 4, 2, 1),
+            activation(out_act),
         ]
         self.net = nn.Sequential(*layers)
         self.latent_dim = latent_dim
@@ -134,7 +139,8 @@ class DCGANDiscriminator(nn.Module):
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [
                 nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"),
-                norm_layer(norm, c_out), nn.LeakyReLU(0.2),
+                norm_layer(norm, c_out),
+                nn.LeakyReLU(0.2),
             ]
         layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 0))  # 4x4 -> 1x1
         self.net = nn.Sequential(*layers)

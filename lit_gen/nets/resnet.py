@@ -109,7 +109,10 @@ class ResNetGenerator(nn.Module):
         nn.init.zeros_(self.head.bias)
         self.blocks = nn.Sequential(*[GeneratorBlock(channels, channels) for _ in range(depth)])
         self.out = nn.Sequential(
-            nn.BatchNorm2d(channels), nn.ReLU(), _conv(channels, data_shape[0], 3, 1.0), activation(out_act)
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            _conv(channels, data_shape[0], 3, 1.0),
+            activation(out_act),
         )
 
     def forward(self, z: Tensor) -> Tensor:
@@ -154,4 +157,3 @@ class ResNetDiscriminator(nn.Module):
         h = F.relu(self.blocks(x))
         h = h.sum(dim=(2, 3)) if self.pooling == "sum" else h.mean(dim=(2, 3))
         return self.head(h).squeeze(1)
-
