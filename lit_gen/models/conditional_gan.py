@@ -273,7 +273,7 @@ class ConditionalGAN(GAN):
             "d_loss": self.objective.d_loss(real_scores, fake_scores), "g_loss": self.objective.g_loss(fake_scores),
             "real_score": real_scores.mean(), "fake_score": fake_scores.mean(),
         }
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, on_epoch=True, sync_dist=True)
+        self.log_epoch_metrics({f"{stage}/{k}": v for k, v in values.items()}, batch_size=len(real))
 
     def setup(self, stage: str) -> None:
         super().setup(stage)  # the GAN's DDP check
@@ -396,4 +396,4 @@ class ACGAN(ConditionalGAN):
             "class_accuracy_real": (real_logits.argmax(1) == real_labels).float().mean(),
             "class_accuracy_fake": (fake_logits.argmax(1) == fake_labels).float().mean(),
         }
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, on_epoch=True, sync_dist=True)
+        self.log_epoch_metrics({f"{stage}/{k}": v for k, v in values.items()}, batch_size=len(real))
