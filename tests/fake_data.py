@@ -72,6 +72,27 @@ def write_image_folder(root: Path, classes: int = 2, per_class: int = 12, size: 
     return root
 
 
+def write_celeba(root: Path, n: int = 12, seed: int = 0) -> Path:
+    """``<root>/celeba/img_align_celeba/<6 digits>.jpg`` (178x218 JPEGs, as the real ones),
+    ``list_attr_celeba.txt`` (count, 40 names, rows of -1/1 with the file's double spaces) and
+    ``list_eval_partition.txt`` (the first 2/3 train, then validation and test)."""
+    from lit_gen.data.celeba import CELEBA_ATTRIBUTES
+
+    rng = np.random.default_rng(seed)
+    folder = root / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True, exist_ok=True)
+    names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
+    rows = []
+    for name in names:
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8), "RGB").save(folder / "img_align_celeba" / name)
+        values = rng.choice(["-1", " 1"], len(CELEBA_ATTRIBUTES))
+        rows.append(f"{name} " + " ".join(values))
+    (folder / "list_attr_celeba.txt").write_text(f"{n}\n" + " ".join(CELEBA_ATTRIBUTES) + " \n" + "\n".join(rows) + "\n")
+    splits = [0 if i < 2 * n // 3 else (1 if i < 5 * n // 6 else 2) for i in range(n)]
+    (folder / "list_eval_partition.txt").write_text("".join(f"{name} {s}\n" for name, s in zip(names, splits, strict=True)))
+    return root
+
+
 def write_paired_images(root: Path, name: str = "tiny", counts=(("train", 6), ("val", 3), ("test", 3)), size: int = 40, seed: int = 0) -> Path:
     """pix2pix's layout: ``<root>/<name>/{train,val,test}/<i>.jpg``, each A | B side by side
     (``size`` x ``2 * size`` JPEGs, as the official archives)."""
@@ -109,6 +130,7 @@ WRITERS = {
     "FashionMNISTDataModule": (write_fashion_mnist, ["--data.init_args.download=false", "--data.init_args.val_size=20"]),
     # batch 8: the CIFAR-10 GAN configs run 4M-parameter ResNets (batch and image grids scale with it)
     "CIFAR10DataModule": (write_cifar10, ["--data.init_args.download=false", "--data.init_args.val_size=20", "--data.init_args.batch_size=8"]),
+    "CelebADataModule": (write_celeba, ["--data.init_args.download=false", "--data.init_args.num_workers=0", "--data.init_args.batch_size=4"]),
     "ImageFolderDataModule": (write_image_folder, ["--data.init_args.val_fraction=0.2", "--data.init_args.test_fraction=0.2"]),
     "PairedImageDataModule": (write_paired_images, _TRANSLATION_OVERRIDES),
     "UnpairedImageDataModule": (write_unpaired_images, _TRANSLATION_OVERRIDES),

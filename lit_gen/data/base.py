@@ -44,22 +44,23 @@ def check_value_range(value_range: Sequence[float]) -> tuple[float, float]:
 
 
 class TensorImageDataset(Dataset):
-    """Images ``(N, C, H, W)`` and integer labels ``(N,)`` held in memory.
+    """Images ``(N, C, H, W)`` and integer labels held in memory: class indices ``(N,)`` or
+    binary attribute vectors ``(N, K)`` (attribute-conditioned models such as Fader networks).
 
     Images may be stored compactly (``uint8``); ``scale`` and ``shift`` map the stored values to
     the model's range per batch: ``x = stored * scale + shift``.
 
     Args:
         images: stored images, ``(N, C, H, W)``.
-        labels: integer class labels, ``(N,)``.
+        labels: integer class labels ``(N,)`` or attributes ``(N, K)``.
         scale: multiplier applied after conversion to float32.
         shift: offset applied after scaling.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, scale: float = 1.0, shift: float = 0.0):
-        if images.ndim != 4 or labels.ndim != 1 or len(images) != len(labels):
+        if images.ndim != 4 or labels.ndim not in (1, 2) or len(images) != len(labels):
             raise ValueError(
-                f"expected images (N, C, H, W) and labels (N,), got {tuple(images.shape)} "
+                f"expected images (N, C, H, W) and labels (N,) or (N, K), got {tuple(images.shape)} "
                 f"and {tuple(labels.shape)}"
             )
         self.images = images
