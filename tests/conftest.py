@@ -21,6 +21,25 @@ def _in_tmp_dir(tmp_path, monkeypatch):
     yield
 
 
+DISTRIBUTED_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "GLOBAL_RANK")
+
+
+@pytest.fixture(autouse=True)
+def _no_distributed_leftovers():
+    """A test that starts DDP in this process (e.g. one checking that a strategy is refused at
+    setup) leaves a process group listening on MASTER_PORT and the DDP variables in
+    ``os.environ``; every later DDP test would inherit that port and fail with EADDRINUSE."""
+    saved = {key: os.environ.get(key) for key in DISTRIBUTED_ENV}
+    yield
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture
 def fast_trainer_args() -> list[str]:
     """CLI overrides that make any config finish in seconds on CPU."""
