@@ -21,6 +21,11 @@ excluded) and is reported per wall-clock second and per CPU second of the proces
 ratio is robust to other load on the machine, the wall-clock one is what users feel.
 
     python benchmarks/vae_throughput.py --repeats 5 --epochs 10
+
+``--ablate`` instead attributes lit-gen's extra CPU time per step: the same lit-gen run with its
+checkpoints, its progress bar, its logger, or all three switched off, against bare Lightning.
+
+    python benchmarks/vae_throughput.py --ablate --repeats 4 --epochs 10 --workloads mlp
 """
 
 from __future__ import annotations
@@ -117,16 +122,59 @@ def bare_lightning_loop(config: Path, epochs: int, seed: int) -> tuple[int, floa
     return trainer.global_step, wall - timer.wall, cpu - timer.cpu
 
 
+ABLATIONS = {
+    "lit-gen defaults": [],
+    "without checkpoints": ["--trainer.enable_checkpointing=false"],
+    "without progress bar": ["--trainer.enable_progress_bar=false"],
+    "without logger": ["--trainer.logger=false"],
+    "without all three": [
+        "--trainer.enable_checkpointing=false",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.logger=false",
+    ],
+}
+
+
+def ablate(config: Path, epochs: int, repeats: int) -> None:
+    """CPU ms per step of lit-gen with parts switched off, and of bare Lightning (min, median)."""
+    cpu_ms: dict[str, list[float]] = {name: [] for name in [*ABLATIONS, "bare Lightning"]}
+    with tempfile.TemporaryDirectory() as workdir:
+        for repeat in range(repeats):  # interleaved, so load changes hit every variant alike
+            for i, (name, extra) in enumerate(ABLATIONS.items()):
+                cli = run(
+                    [
+                        "fit", "--config", str(config), f"--seed_everything={repeat}",
+                        f"--trainer.max_epochs={epochs}", "--trainer.limit_val_batches=0",
+                        "--trainer.num_sanity_val_steps=0", "--trainer.enable_model_summary=false",
+                        f"--trainer.callbacks+={__name__}.StartTimer",
+                        f"--run_dir={workdir}/run{repeat}_{i}", *extra,
+                    ]
+                )
+                cpu = time.process_time()
+                timer = next(c for c in cli.trainer.callbacks if isinstance(c, StartTimer))
+                cpu_ms[name].append(1000 * (cpu - timer.cpu) / cli.trainer.global_step)
+            steps, _, cpu = bare_lightning_loop(config, epochs, repeat)
+            cpu_ms["bare Lightning"].append(1000 * cpu / steps)
+    print(f"| {config.relative_to(ROOT)} | CPU ms/step, min | median |\n|---|---|---|")
+    for name, values in cpu_ms.items():
+        print(f"| {name} | {min(values):.2f} | {statistics.median(values):.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workloads", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--ablate", action="store_true", help="attribute lit-gen's overhead")
     args = parser.parse_args()
     sys.argv = sys.argv[:1]  # the CLI is driven by run([...]) below
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, lightning {L.__version__}")
+    if args.ablate:
+        for workload in args.workloads:
+            ablate(CONFIGS[workload], args.epochs, args.repeats)
+        return
     for workload in args.workloads:
         model_args, data_args = load_setup(CONFIGS[workload])
         data = DigitsDataModule(**data_args)
