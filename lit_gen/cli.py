@@ -33,7 +33,6 @@ import lightning as L
 from lightning.pytorch.callbacks import (
     BasePredictionWriter,
     Checkpoint,
-    ModelCheckpoint,
     OnExceptionCheckpoint,
     ProgressBar,
     TQDMProgressBar,
@@ -46,6 +45,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 import lit_gen.data  # noqa: F401  (registers the data modules as known subclasses)
 import lit_gen.models  # noqa: F401  (registers the models as known subclasses)
+from lit_gen.callbacks.checkpoint import RunCheckpoint
 from lit_gen.callbacks.fault_tolerance import (
     InterruptCheckpoint,
     NonFiniteLossGuard,
@@ -187,6 +187,11 @@ class LitGenCLI(LightningCLI):
             "--run_dir", type=str | None, default=None,
             help="Run directory (config, checkpoints, images, metrics.csv). Reuse one to resume into it.",
         )
+        parser.add_argument(
+            "--checkpoint_interval", type=float, default=60.0,
+            help="Seconds between epoch-end checkpoints at least (0: every epoch); the end of "
+            "training, interruptions and SLURM pre-emption always save.",
+        )
         parser.link_arguments("data.data_shape", "model.init_args.data_shape", apply_on="instantiate")
         parser.link_arguments("data.value_range", "model.init_args.value_range", apply_on="instantiate")
 
@@ -249,11 +254,13 @@ class LitGenCLI(LightningCLI):
                 isinstance(c, Checkpoint) for c in callbacks
             ):
                 callbacks.append(
-                    # One write per epoch: last.ckpt links to the newest epoch checkpoint (two full
-                    # writes per epoch cost ~12% of a digits VAE run).
-                    ModelCheckpoint(
+                    # One write per save: last.ckpt links to the newest epoch checkpoint (two full
+                    # writes per epoch cost ~12% of a digits VAE run); at most one epoch-end save
+                    # per checkpoint_interval seconds (callbacks/checkpoint.py).
+                    RunCheckpoint(
                         dirpath=os.path.join(run_dir, "checkpoints"), save_last="link",
                         filename="epoch{epoch:04d}-step{step}", auto_insert_metric_name=False,
+                        min_interval=self._get(self.config, "checkpoint_interval", default=60.0),
                     )
                 )
                 if not any(isinstance(c, OnExceptionCheckpoint) for c in callbacks):

@@ -125,7 +125,7 @@ def test_training_loader_order_ignores_the_global_rng():
 def test_non_finite_loss_stops_with_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as info:
-        main([*_args(DENOISING, run_dir, epochs=3), "--trainer.callbacks+=test_resume.PoisonWeights",
+        main([*_args(DENOISING, run_dir, epochs=3), "--checkpoint_interval=0", "--trainer.callbacks+=test_resume.PoisonWeights",
               "--trainer.callbacks.init_args.at_step=7"])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -167,7 +167,7 @@ def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path):
     (tmp_path / "killing_io.py").write_text(KILL_DURING_WRITE)
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
-    args = _args(DENOISING, run_dir, epochs=3)
+    args = [*_args(DENOISING, run_dir, epochs=3), "--checkpoint_interval=0"]  # a save per epoch
     result = subprocess.run(
         [sys.executable, "-m", "lit_gen", *args, "--trainer.plugins=killing_io.KilledDuringSecondWrite"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
