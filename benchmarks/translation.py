@@ -617,7 +617,7 @@ def markdown(results: dict) -> str:
             "CycleGAN cost per training step, batch 1, paper networks, 1 CPU thread; seconds per "
             "step as median (min) over the timed steps:",
             "",
-            "| image size | residual blocks | timed steps per loop | lit-gen CPU s | plain PyTorch CPU s | lit-gen / plain (CPU medians) | lit-gen wall s | plain wall s | CPU time vs 64 px (pixels x) | training-step memory (MiB) | peak RSS, plain loop (MiB) | peak RSS after the lit-gen run (MiB) | load average (1 min) start / end |",
+            "| image size | residual blocks | timed steps per loop | lit-gen CPU s | plain PyTorch CPU s | lit-gen / plain (CPU medians) | lit-gen wall s | plain wall s | plain CPU time vs 64 px (pixels x) | training-step memory (MiB) | peak RSS, plain loop (MiB) | peak RSS after the lit-gen run (MiB) | load average (1 min) start / end |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in results["cost"]:
