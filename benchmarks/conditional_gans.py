@@ -105,10 +105,11 @@ def real_floor(out: Path) -> dict:
 
 
 def markdown(row: dict) -> str:
-    per_class = row.get("per_class_fd_mean")
-    return (f"| {row['name']} | {row['accuracy']:.3f} | {row['fd']:.2f} | {per_class:.1f} | {row['is']:.2f} | "
-            f"{row.get('accuracy_1000', float('nan')):.3f} | {row.get('fd_1000', float('nan')):.2f} | "
-            f"{row.get('train_cpu_s', 0):.0f} |")
+    def value(key: str, fmt: str) -> str:
+        return format(row[key], fmt) if key in row else "-"
+
+    return (f"| {row['name']} | {row['accuracy']:.3f} | {row['fd']:.2f} | {row['per_class_fd_mean']:.1f} | {row['is']:.2f} | "
+            f"{value('accuracy_1000', '.3f')} | {value('fd_1000', '.2f')} | {value('train_cpu_s', '.0f')} |")
 
 
 def main() -> None:
