@@ -92,7 +92,9 @@ def main() -> None:
     labels = {0: "<= 3 sigma", 1: "3-6 sigma", 2: "> 6 sigma"}
     for k in (0, 1, 2):
         pts = samples[c["klass"] == k]
-        axes[0].scatter(pts[:, 0], pts[:, 1], s=3 if k == 0 else 8, c=colors[k], label=f"{labels[k]}: {len(pts)}")
+        axes[0].scatter(
+            pts[:, 0], pts[:, 1], s=3 if k == 0 else 8, c=colors[k], label=f"{labels[k]}: {len(pts)}"
+        )
     axes[0].scatter(means[:, 0], means[:, 1], marker="x", c="k", s=20)
     axes[0].set_aspect("equal")
     axes[0].legend(loc="upper right", fontsize=8)
@@ -106,9 +108,21 @@ def main() -> None:
             x = generator(z)
         cz = classify(x, means, sigma)
         image = torch.where(cz["klass"] == 0, cz["nearest"].double(), torch.nan).reshape(601, 601)
-        axes[1].imshow(image.T, origin="lower", extent=(-3, 3, -3, 3), cmap="tab20", interpolation="nearest")
+        palette = matplotlib.colors.ListedColormap(
+            list(plt.cm.tab20.colors) + list(plt.cm.Dark2.colors)[: len(means) - 20]
+        )
+        axes[1].imshow(
+            image.T,
+            origin="lower",
+            extent=(-3, 3, -3, 3),
+            cmap=palette,
+            vmin=-0.5,
+            vmax=len(means) - 0.5,
+            interpolation="nearest",
+        )
         density = torch.exp(-0.5 * (z**2).sum(1)).reshape(601, 601)
-        axes[1].contour(ticks, ticks, density.T, levels=[math.exp(-0.5 * r**2) for r in (2, 1)], colors="k", linewidths=0.5)
+        levels = [math.exp(-0.5 * r**2) for r in (2, 1)]  # |z| = 2 and 1
+        axes[1].contour(ticks, ticks, density.T, levels=levels, colors="k", linewidths=0.5)
         axes[1].set_title("latent plane: nearest mode of G(z) (white: not within 3 sigma)")
     fig.tight_layout()
     fig.savefig(args.plot, dpi=90)
