@@ -7,7 +7,8 @@ mixture's ``sigma``: high quality (``d <= 3``, the protocol's criterion; a true 
 wide or off-center) and *between modes* (``d > 6``: samples on the generator's transitions
 from one mode to the next). Also fits the width of every mode (the root mean square of the
 distances within 3 sigma, rescaled to a 2-D Gaussian's) and the offset of its mean from the
-center, and draws (1) the samples, colored by class, and (2) the latent plane ``z in R^2``
+center, measures the latent partition's boundary (its Gaussian-weighted length and the mean
+width of the low-quality strips along it, on 200,000 fresh samples), and draws (1) the samples, colored by class, and (2) the latent plane ``z in R^2``
 colored by the mode each ``z`` is sent to (white: between modes), with the density of ``z``.
 
     python benchmarks/gan_grid_analysis.py /tmp/run.pt --plot /tmp/run.png
@@ -64,6 +65,24 @@ def summary(samples: torch.Tensor, means: torch.Tensor, sigma: float) -> dict[st
     return out
 
 
+@torch.no_grad()
+def boundary(
+    generator: torch.nn.Module, means: torch.Tensor, sigma: float, n: int = 200_000, eps: float = 0.05
+) -> dict[str, float]:
+    """The latent partition's boundary: its Gaussian-weighted length ``L`` (Cauchy-Crofton: a
+    segment of length ``eps`` in a uniformly random direction from ``z ~ N(0, I)`` crosses it
+    with probability ``2 eps L / pi``), and the mean width ``w`` of the low-quality strips along
+    it, from ``P(low quality) = L w``."""
+    z = torch.randn(n, 2, generator=torch.Generator().manual_seed(3))
+    angle = 2 * math.pi * torch.rand(n, generator=torch.Generator().manual_seed(4))
+    step = eps * torch.stack([angle.cos(), angle.sin()], dim=1)
+    near = classify(generator(z), means, sigma)
+    crossed = near["nearest"] != classify(generator(z + step), means, sigma)["nearest"]
+    length = math.pi * float(crossed.double().mean()) / (2 * eps)
+    low = float((near["klass"] > 0).double().mean())
+    return {"low_quality_200k": low, "boundary_length": length, "strip_width": low / length}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,6 +98,12 @@ def main() -> None:
     print(saved["record"]["name"], "seed", saved["record"]["seed"])
     for key, value in summary(samples, means, sigma).items():
         print(f"  {key}: {value:.4f}")
+    generator = None
+    if saved["latent_dim"] == 2:
+        generator = MLPGenerator(2, (2,), hidden=args.hidden, out_act="none")
+        generator.load_state_dict(saved["sampling_generator"])
+        for key, value in boundary(generator, means, sigma).items():
+            print(f"  {key}: {value:.4f}")
     if args.plot is None:
         return
     import matplotlib
@@ -99,9 +124,7 @@ def main() -> None:
     axes[0].set_aspect("equal")
     axes[0].legend(loc="upper right", fontsize=8)
     axes[0].set_title(f"{saved['record']['name']}: samples by distance to the nearest mode")
-    if saved["latent_dim"] == 2:
-        generator = MLPGenerator(2, (2,), hidden=args.hidden, out_act="none")
-        generator.load_state_dict(saved["sampling_generator"])
+    if generator is not None:
         ticks = torch.linspace(-3, 3, 601)
         z = torch.cartesian_prod(ticks, ticks)
         with torch.no_grad():
