@@ -16,11 +16,19 @@ everything optional switched off (no logger, progress bar, checkpoints or callba
 data module: ``bare/plain`` is the cost of Lightning's own loop, ``lit-gen/bare`` the cost of
 what lit-gen adds (progress bar, CSV log, a checkpoint per epoch, resume and fault callbacks).
 
-Throughput counts steps from the first training batch to the end of ``fit`` (start-up
-excluded) and is reported per wall-clock second and per CPU second of the process: the CPU-time
-ratio is robust to other load on the machine, the wall-clock one is what users feel.
+Throughput counts steps from the first training batch to the end of training (``timing.RunTimer``:
+start-up and the end-of-run one-offs, i.e. the final checkpoint and closing the progress bar, are
+excluded and the one-offs reported apart) and is reported per wall-clock second and per CPU
+second of the process: the CPU-time ratio is robust to other load on the machine, the wall-clock
+one is what users feel.
 
-    python benchmarks/vae_throughput.py --repeats 5 --epochs 10
+    python benchmarks/vae_throughput.py --repeats 15 --epochs 3
+
+The machine's speed drifts (a shared virtual machine: the same plain loop ran at 8 to 14 steps/s
+within minutes on an otherwise idle machine), so the sides of a repeat run back to back in ABBA
+order, repeats are short and many, and two estimates are reported: the median (and quartiles) of
+the per-repeat ratios, and the ratio of each side's best run (timeit's estimator: noise only ever
+slows a run down).
 
 ``--ablate`` instead attributes lit-gen's extra CPU time per step: the same lit-gen run with its
 checkpoints, its progress bar, its logger, or all three switched off, against bare Lightning.
@@ -42,12 +50,15 @@ from pathlib import Path
 import lightning as L
 import torch
 import yaml
+from timing import RunTimer
 
 from lit_gen.cli import run
 from lit_gen.data import DigitsDataModule
 from lit_gen.models import VAE
 
 ROOT = Path(__file__).resolve().parents[1]
+#: wall seconds of lit-gen's end-of-run one-offs (final checkpoint, closing the progress bar)
+END_OF_RUN: list[float] = []
 CONFIGS = {"mlp": ROOT / "configs/quickstart/vae.yaml", "conv": ROOT / "configs/quickstart/conv_vae.yaml"}
 
 
@@ -81,28 +92,16 @@ def plain_loop(images: torch.Tensor, model_args: dict, batch: int, epochs: int, 
     return steps, time.perf_counter() - wall, time.process_time() - cpu
 
 
-class StartTimer(L.Callback):
-    """Records when the first training batch starts (start-up is excluded from timing)."""
-
-    def __init__(self):
-        self.wall: float | None = None
-        self.cpu: float | None = None
-
-    def on_train_batch_start(self, *args) -> None:
-        if self.wall is None:
-            self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-
 def lit_gen_loop(config: Path, epochs: int, seed: int, workdir: str) -> tuple[int, float, float, VAE]:
     cli = run([
         "fit", "--config", str(config), f"--seed_everything={seed}",
         f"--trainer.max_epochs={epochs}", "--trainer.limit_val_batches=0",
         "--trainer.num_sanity_val_steps=0", "--trainer.enable_model_summary=false",
-        f"--trainer.callbacks+={__name__}.StartTimer", f"--run_dir={workdir}/run{seed}",
+        "--trainer.callbacks+=timing.RunTimer", f"--run_dir={workdir}/run{seed}",
     ])
-    wall, cpu = time.perf_counter(), time.process_time()
-    timer = next(c for c in cli.trainer.callbacks if isinstance(c, StartTimer))
-    return cli.trainer.global_step, wall - timer.wall, cpu - timer.cpu, cli.model
+    timer = next(c for c in cli.trainer.callbacks if isinstance(c, RunTimer))
+    END_OF_RUN.append(timer.end_of_run())
+    return cli.trainer.global_step, timer.wall, timer.cpu, cli.model
 
 
 def bare_lightning_loop(config: Path, epochs: int, seed: int) -> tuple[int, float, float]:
@@ -111,15 +110,14 @@ def bare_lightning_loop(config: Path, epochs: int, seed: int) -> tuple[int, floa
     L.seed_everything(seed, verbose=False)
     data = DigitsDataModule(**data_args)
     model = VAE(data.data_shape, tuple(data.value_range), optimizer=partial(torch.optim.Adam, lr=lr), **model_args)
-    timer = StartTimer()
+    timer = RunTimer()
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_progress_bar=False,
         enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
         num_sanity_val_steps=0, callbacks=[timer],
     )
     trainer.fit(model, datamodule=data)
-    wall, cpu = time.perf_counter(), time.process_time()
-    return trainer.global_step, wall - timer.wall, cpu - timer.cpu
+    return trainer.global_step, timer.wall, timer.cpu
 
 
 ABLATIONS = {
@@ -146,18 +144,25 @@ def ablate(config: Path, epochs: int, repeats: int) -> None:
                         "fit", "--config", str(config), f"--seed_everything={repeat}",
                         f"--trainer.max_epochs={epochs}", "--trainer.limit_val_batches=0",
                         "--trainer.num_sanity_val_steps=0", "--trainer.enable_model_summary=false",
-                        f"--trainer.callbacks+={__name__}.StartTimer",
+                        "--trainer.callbacks+=timing.RunTimer",
                         f"--run_dir={workdir}/run{repeat}_{i}", *extra,
                     ]
                 )
-                cpu = time.process_time()
-                timer = next(c for c in cli.trainer.callbacks if isinstance(c, StartTimer))
-                cpu_ms[name].append(1000 * (cpu - timer.cpu) / cli.trainer.global_step)
+                timer = next(c for c in cli.trainer.callbacks if isinstance(c, RunTimer))
+                cpu_ms[name].append(1000 * timer.cpu / cli.trainer.global_step)
             steps, _, cpu = bare_lightning_loop(config, epochs, repeat)
             cpu_ms["bare Lightning"].append(1000 * cpu / steps)
     print(f"| {config.relative_to(ROOT)} | CPU ms/step, min | median |\n|---|---|---|")
     for name, values in cpu_ms.items():
         print(f"| {name} | {min(values):.2f} | {statistics.median(values):.2f} |", flush=True)
+
+
+def quartiles(values: list[float]) -> str:
+    """First and third quartiles, the spread of the per-repeat ratios."""
+    if len(values) < 2:
+        return "n/a"
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return f"{q1:.3f}-{q3:.3f}"
 
 
 def main() -> None:
@@ -181,11 +186,20 @@ def main() -> None:
         data.setup()
         images, _ = data.train_set.tensors()
         wall_ratios, cpu_ratios, rates, bare_cpu_ratios, added_cpu_ratios = [], [], [], [], []
+        cpu_rates: list[tuple[float, float, float]] = []
         with tempfile.TemporaryDirectory() as workdir:
             for repeat in range(args.repeats):
-                p_steps, p_wall, p_cpu = plain_loop(images, model_args, data.batch_size, args.epochs, repeat)
-                l_steps, l_wall, l_cpu, model = lit_gen_loop(CONFIGS[workload], args.epochs, repeat, workdir)
-                b_steps, b_wall, b_cpu = bare_lightning_loop(CONFIGS[workload], args.epochs, repeat)
+                sides = {
+                    "plain": partial(plain_loop, images, model_args, data.batch_size, args.epochs, repeat),
+                    "lit-gen": partial(lit_gen_loop, CONFIGS[workload], args.epochs, repeat, workdir),
+                    "bare": partial(bare_lightning_loop, CONFIGS[workload], args.epochs, repeat),
+                }
+                # ABBA order: a drift in the machine's speed during a repeat favours no side.
+                order = list(sides) if repeat % 2 == 0 else list(reversed(sides))
+                out = {name: sides[name]() for name in order}
+                p_steps, p_wall, p_cpu = out["plain"]
+                l_steps, l_wall, l_cpu, model = out["lit-gen"]
+                b_steps, b_wall, b_cpu = out["bare"]
                 assert l_steps == p_steps == b_steps, (l_steps, p_steps, b_steps)
                 bare_cpu_ratios.append(p_cpu / b_cpu)
                 added_cpu_ratios.append(b_cpu / l_cpu)
@@ -195,14 +209,24 @@ def main() -> None:
                 wall_ratios.append(p_wall / l_wall)
                 cpu_ratios.append(p_cpu / l_cpu)
                 rates.append((p_steps / p_wall, l_steps / l_wall))
+                cpu_rates.append((p_steps / p_cpu, l_steps / l_cpu, b_steps / b_cpu))
                 print(f"{workload} repeat {repeat}: plain {p_steps / p_wall:.1f} steps/s, lit-gen {l_steps / l_wall:.1f} steps/s, "
                       f"wall ratio {wall_ratios[-1]:.3f}, cpu ratio {cpu_ratios[-1]:.3f}; cpu ratios bare/plain "
                       f"{bare_cpu_ratios[-1]:.3f}, lit-gen/bare {added_cpu_ratios[-1]:.3f}", flush=True)
         print(f"== {workload} ({CONFIGS[workload].relative_to(ROOT)}, batch {data.batch_size}, {p_steps} steps per run): "
               f"plain {statistics.median(r[0] for r in rates):.1f} steps/s, lit-gen {statistics.median(r[1] for r in rates):.1f} steps/s; "
-              f"ratio lit-gen/plain: wall {statistics.median(wall_ratios):.3f} (min {min(wall_ratios):.3f}), "
-              f"cpu {statistics.median(cpu_ratios):.3f} (min {min(cpu_ratios):.3f}); cpu ratio bare Lightning/plain "
+              f"ratio lit-gen/plain: wall {statistics.median(wall_ratios):.3f} (quartiles {quartiles(wall_ratios)}), "
+              f"cpu {statistics.median(cpu_ratios):.3f} (quartiles {quartiles(cpu_ratios)}); cpu ratio bare Lightning/plain "
               f"{statistics.median(bare_cpu_ratios):.3f}, lit-gen/bare Lightning {statistics.median(added_cpu_ratios):.3f}", flush=True)
+        print(f"== {workload} lit-gen end-of-run one-offs (final checkpoint, closing the progress bar): "
+              f"median {1000 * statistics.median(END_OF_RUN):.0f} ms per run", flush=True)
+        END_OF_RUN.clear()
+        # timeit's estimator: each side's least disturbed run (noise only ever slows a run down)
+        best_plain, best_lit, best_bare = (max(r[i] for r in cpu_rates) for i in range(3))
+        best_wall_plain, best_wall_lit = (max(r[i] for r in rates) for i in range(2))
+        print(f"== {workload} best runs: plain {best_plain:.1f}, lit-gen {best_lit:.1f}, bare Lightning {best_bare:.1f} steps per CPU s; "
+              f"ratio lit-gen/plain of the best runs: cpu {best_lit / best_plain:.3f}, wall {best_wall_lit / best_wall_plain:.3f}; "
+              f"bare Lightning/plain {best_bare / best_plain:.3f}", flush=True)
 
 
 if __name__ == "__main__":

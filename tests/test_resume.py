@@ -179,3 +179,26 @@ def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path):
     assert torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)["global_step"] == 5
     resumed = run([*args, "--ckpt_path", str(run_dir / "checkpoints/last.ckpt")])
     assert resumed.trainer.global_step == 15
+
+
+def test_non_finite_guard_names_the_first_bad_step_and_loss_across_a_window():
+    from types import SimpleNamespace
+
+    from lit_gen.callbacks.fault_tolerance import NonFiniteLossGuard
+    from lit_gen.errors import TrainingDivergedError
+
+    trainer = SimpleNamespace(world_size=1, checkpoint_callback=None, current_epoch=4, global_step=0)
+    guard = NonFiniteLossGuard(check_every_n_batches=4)
+    values = [(1.0, 2.0), (1.5, None), (1.0, float("inf")), (float("nan"), 3.0)]
+    for step, (d_loss, g_loss) in enumerate(values[:3]):  # fewer than 4 batches: not read yet
+        trainer.global_step = 10 + step
+        guard.on_train_batch_start(trainer, None, None, step)
+        outputs = {"d_loss": torch.tensor(d_loss)} | ({} if g_loss is None else {"g_loss": torch.tensor([g_loss, 0.0])})
+        guard.on_train_batch_end(trainer, None, outputs, None, step)
+    trainer.global_step = 13
+    guard.on_train_batch_start(trainer, None, None, 3)
+    with pytest.raises(TrainingDivergedError, match=r"non-finite loss at step 12: g_loss = inf \(epoch 4\).*no checkpoint"):
+        guard.on_train_batch_end(trainer, None, {"d_loss": torch.tensor(values[3][0])}, None, 3)
+    guard.check(trainer)  # the window was consumed: nothing left to report
+    finite = NonFiniteLossGuard(check_every_n_batches=1)
+    finite.on_train_batch_end(trainer, None, torch.tensor(0.5), None, 0)  # a finite loss passes

@@ -131,7 +131,8 @@ def _loss_tensors(outputs: Any) -> dict[str, Tensor]:
 class NonFiniteLossGuard(L.Callback):
     """Stop training when a loss returned by ``training_step`` becomes NaN or infinite.
 
-    The check runs on the device each batch (no host synchronization); the result is read every
+    Each batch's losses are only kept (detached: no device work, no host synchronization per
+    batch); they are checked together, with one reduction and one read on the host, every
     ``check_every_n_batches`` batches, before every checkpoint is written, and at the end of
     training. The message names the first bad step and the loss value; no checkpoint is written
     after it, so the newest checkpoint on disk is the last good one.
@@ -140,30 +141,24 @@ class NonFiniteLossGuard(L.Callback):
     ``training_step`` (e.g. ``{"d_loss": ..., "g_loss": ...}``) for this guard to see them.
 
     Args:
-        check_every_n_batches: how often the device-side flags are read on the host.
+        check_every_n_batches: how often the kept losses are checked on the host.
     """
 
     def __init__(self, check_every_n_batches: int = 10):
         self.check_every_n_batches = check_every_n_batches
-        self._first_step: dict[str, Tensor] = {}
-        self._first_value: dict[str, Tensor] = {}
+        # The detached losses since the last check, as (global step, {name: tensor}): keeping
+        # references costs no device work per batch; they are reduced once per check.
+        self._pending: list[tuple[int, dict[str, Tensor]]] = []
         self._step = 0
-        self._batches = 0
+        self._batches = 0  # counted on every rank alike, so DDP ranks check in the same batches
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._step = trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        for name, value in _loss_tensors(outputs).items():
-            value = value.detach().float()
-            value = value if value.ndim == 0 else value.sum()  # non-finite iff an element is
-            if name not in self._first_step:
-                self._first_step[name] = torch.full((), -1, dtype=torch.long, device=value.device)
-                self._first_value[name] = torch.zeros((), device=value.device)
-            first = self._first_step[name]
-            new = ~torch.isfinite(value) & (first < 0)
-            self._first_value[name] = torch.where(new, value, self._first_value[name])
-            self._first_step[name] = torch.where(new, torch.full_like(first, self._step), first)
+        losses = _loss_tensors(outputs)
+        if losses:
+            self._pending.append((self._step, {name: value.detach() for name, value in losses.items()}))
         self._batches += 1
         if self._batches % self.check_every_n_batches == 0:
             self.check(trainer)
@@ -177,13 +172,18 @@ class NonFiniteLossGuard(L.Callback):
     def check(self, trainer: L.Trainer) -> None:
         """Raise :class:`TrainingDivergedError` if a non-finite loss was seen (on any rank)."""
         local = None
-        if self._first_step:
-            steps = torch.stack([s.cpu() for s in self._first_step.values()])
-            if bool((steps >= 0).any()):
-                bad = [(int(s), name) for name, s in zip(self._first_step, steps, strict=True) if s >= 0]
-                step, name = min(bad)
-                value = float(self._first_value[name])
-                local = (step, name, value)
+        pending, self._pending = self._pending, []
+        if pending:
+            # One reduction on the device, one transfer: is each pending batch's sum finite (a
+            # sum is non-finite iff one of its elements is)?
+            finite = torch.stack([
+                torch.stack([v.float().sum() for v in values.values()]).isfinite().all()
+                for _, values in pending
+            ]).cpu()
+            if not bool(finite.all()):
+                step, values = pending[int((~finite).nonzero()[0])]
+                name, value = next((n, v) for n, v in values.items() if not bool(v.float().sum().isfinite()))
+                local = (step, name, float(value.float().sum()))
         diverged = local is not None
         if trainer.world_size > 1:
             diverged = trainer.strategy.reduce_boolean_decision(diverged, all=False)

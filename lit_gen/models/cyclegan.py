@@ -28,7 +28,6 @@ from typing import Literal
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from lit_gen.errors import ConfigurationError
@@ -40,7 +39,11 @@ from lit_gen.losses.translation import (
     l1_loss,
 )
 from lit_gen.models.base import GenerativeModule
-from lit_gen.models.image_translation import linear_decay_schedulers, paper_adam
+from lit_gen.models.image_translation import (
+    LinearDecayTraining,
+    linear_decay_schedulers,
+    paper_adam,
+)
 from lit_gen.nets.patchgan import PatchGANDiscriminator, check_patchgan_size
 from lit_gen.nets.resnet_translation import ResNetTranslationGenerator, default_resnet_blocks
 from lit_gen.nets.translation_layers import check_norm, init_normal_
@@ -128,7 +131,7 @@ class ImagePool:
             self.generator.set_state(state["rng"])
 
 
-class CycleGAN(GenerativeModule):
+class CycleGAN(LinearDecayTraining, GenerativeModule):
     """Two generators and two discriminators trained with adversarial, cycle-consistency and
     identity losses on unpaired images. ``gen_ab`` = G (A -> B), ``gen_ba`` = F (B -> A),
     ``disc_b`` = D_Y (judges domain B), ``disc_a`` = D_X (judges domain A).
@@ -281,18 +284,6 @@ class CycleGAN(GenerativeModule):
         losses = {**terms, "d_loss_a": d_loss_a, "d_loss_b": d_loss_b}
         self.log_step_metrics({f"train/{k}": v for k, v in losses.items()})
         return losses  # read by NonFiniteLossGuard
-
-    def on_train_epoch_end(self) -> None:
-        for scheduler in self.lr_schedulers():
-            scheduler.step()
-
-    def on_fit_start(self) -> None:
-        total = self.hparams.n_epochs + self.hparams.n_epochs_decay
-        if self.trainer.max_epochs not in (None, -1, total):
-            rank_zero_warn(
-                f"the learning rate decays to zero over n_epochs + n_epochs_decay = {total} epochs "
-                f"but trainer.max_epochs = {self.trainer.max_epochs}"
-            )
 
     def _evaluate(self, batch, stage: str) -> None:
         real_a, real_b = batch[0], batch[1]

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 from lit_gen.errors import ConfigurationError
@@ -64,6 +65,27 @@ def linear_decay_schedulers(
         torch.optim.lr_scheduler.LambdaLR(opt, LinearDecay(n_epochs, n_epochs_decay))
         for opt in optimizers
     ]
+
+
+class LinearDecayTraining:
+    """Mixin of the translation modules: steps the :func:`linear_decay_schedulers` once per
+    epoch (manual optimization: Lightning does not), and warns at the start of ``fit`` when
+    ``trainer.max_epochs`` differs from the schedule's ``n_epochs + n_epochs_decay`` (saved in
+    ``hparams``), since the rate would then not end at zero."""
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        for scheduler in self.lr_schedulers():
+            scheduler.step()
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        total = self.hparams.n_epochs + self.hparams.n_epochs_decay
+        if self.trainer.max_epochs not in (None, -1, total):
+            rank_zero_warn(
+                f"the learning rate decays to zero over n_epochs + n_epochs_decay = {total} epochs "
+                f"but trainer.max_epochs = {self.trainer.max_epochs}"
+            )
 
 
 @contextmanager

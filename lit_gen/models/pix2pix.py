@@ -25,7 +25,6 @@ from typing import Literal
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from lit_gen.errors import ConfigurationError
@@ -34,6 +33,7 @@ from lit_gen.losses.translation import l1_loss
 from lit_gen.metrics.translation import psnr
 from lit_gen.models.base import GenerativeModule
 from lit_gen.models.image_translation import (
+    LinearDecayTraining,
     batch_statistics_mode,
     linear_decay_schedulers,
     paper_adam,
@@ -43,7 +43,7 @@ from lit_gen.nets.translation_layers import check_norm, init_normal_
 from lit_gen.nets.unet import UNetGenerator, default_num_downs
 
 
-class Pix2Pix(GenerativeModule):
+class Pix2Pix(LinearDecayTraining, GenerativeModule):
     """Conditional GAN for paired image-to-image translation.
 
     Args:
@@ -177,18 +177,6 @@ class Pix2Pix(GenerativeModule):
         losses = {"d_loss": d_loss, **terms}
         self.log_step_metrics({f"train/{k}": v for k, v in losses.items()})
         return losses  # read by NonFiniteLossGuard
-
-    def on_train_epoch_end(self) -> None:
-        for scheduler in self.lr_schedulers():
-            scheduler.step()
-
-    def on_fit_start(self) -> None:
-        total = self.hparams.n_epochs + self.hparams.n_epochs_decay
-        if self.trainer.max_epochs not in (None, -1, total):
-            rank_zero_warn(
-                f"the learning rate decays to zero over n_epochs + n_epochs_decay = {total} epochs "
-                f"but trainer.max_epochs = {self.trainer.max_epochs}"
-            )
 
     def _evaluate(self, batch, stage: str) -> None:
         real_a, real_b = batch[0], batch[1]
