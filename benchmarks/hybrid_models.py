@@ -14,8 +14,9 @@ Sections (``--only`` picks some):
 * ``finetune``: python -m lit_gen.apps.finetune (10, 50, 100 labels; 3 seeds).
 * ``anomaly``: python -m lit_gen.apps.anomaly for the autoencoder and the VAE, every digit.
 * ``denoising``: python -m lit_gen.apps.denoising.
-* ``conditional``: ConditionalGAN / ACGAN (when available): accuracy of the requested label by the
-  digits classifier and digits FD of N samples.
+* ``conditional``: the quickstart ConditionalGAN / ACGAN configs and the real held-out digits under
+  one protocol (benchmarks/conditional_gans.py): accuracy of the requested label by the digits
+  classifier, digits FD, per-class FD and IS at N = 538.
 
     PYTHONPATH=. python benchmarks/hybrid_models.py --only fader aae
 """
@@ -25,10 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/conditional_gans.py
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "configs" / "quickstart"
@@ -155,45 +159,25 @@ def denoising(out: Path) -> None:
           f"(k = {results['protocol']['latent_dim']}) | **{values['dae']:.2f}** |")
 
 
-@torch.no_grad()
-def conditional(out: Path, num_samples: int = 1000, names: list[str] | None = None) -> None:
-    from lit_gen.metrics import (
-        DIGITS_EXTRACTOR,
-        FidelityEvaluator,
-        datamodule_reference,
-        load_digits_classifier,
-    )
+def conditional(out: Path, names: list[str] | None = None) -> None:
+    """The quickstart cGAN / AC-GAN configs under the protocol of benchmarks/conditional_gans.py
+    (N = 538 samples with the held-out digits' labels, the same N as the real-data row)."""
+    import conditional_gans as protocol
 
-    classifier = load_digits_classifier()
-    evaluator = FidelityEvaluator(DIGITS_EXTRACTOR, metrics=("fid", "is"), device="cpu", cache_dir=out / "fidelity_cache")
     configs = sorted(QUICK.glob("cgan*.yaml")) + sorted(QUICK.glob("acgan*.yaml"))
     if names:
         configs = [c for c in configs if c.name in names]
-    if not configs:
-        print("no conditional GAN configs: the GAN module has not landed")
-        return
-    print(f"\n| config | accuracy of the requested digit (N = {num_samples}) | digits FD | IS | training (s) |")
-    print("|---|---|---|---|---|")
-    data = None
+    rows = [{"name": "real test digits (validation + test)", **protocol.real_floor(out)}]
     for config in configs:
-        model, data, seconds = _fit(config, out / config.stem)
-        model.eval()
-        labels = torch.arange(num_samples) % model.num_classes
-        samples = torch.cat([model.sample(len(chunk), chunk.to(model.device), torch.Generator().manual_seed(i)).cpu()
-                             for i, chunk in enumerate(torch.split(labels, 250))])
-        accuracy = (classifier.predict(samples, model.value_range) == labels).float().mean().item()
-        result = evaluator.evaluate(samples, datamodule_reference(data, "train"), model.value_range)
-        print(f"| quickstart/{config.name} | **{accuracy:.3f}** | {result.metrics['fid']:.2f} | {result.metrics['is']:.2f} | {seconds:.0f} |")
-        z = model.noise(12, torch.Generator().manual_seed(0))
-        grid = torch.cat([model.generate(z, torch.full((12,), k)) for k in range(model.num_classes)])
-        from torchvision.utils import save_image
-        save_image(model.to_unit_range(grid), out / f"{config.stem}_classes.png", nrow=12)
-    # the same measurements on real held-out digits, for scale
-    held_out = [data.val_set.tensors(), data.test_set.tensors()]
-    images, labels = torch.cat([h[0] for h in held_out]), torch.cat([h[1] for h in held_out])
-    accuracy = (classifier.predict(images, data.value_range) == labels).float().mean().item()
-    result = evaluator.evaluate(images, datamodule_reference(data, "train"), data.value_range)
-    print(f"| real digits: validation + test splits (N = {len(images)}) | {accuracy:.3f} | {result.metrics['fid']:.2f} | {result.metrics['is']:.2f} | - |")
+        start_cpu = protocol.cpu_seconds()
+        model, data, _ = _fit(config, out / config.stem)
+        train_cpu = protocol.cpu_seconds() - start_cpu
+        rows.append({"name": f"quickstart/{config.name}", "train_cpu_s": train_cpu,
+                     **protocol.measure_model(model, data, out, config.stem)})
+    print("\n| run | accuracy (N = 538) | FD (N = 538) | per-class FD (mean) | IS | accuracy (N = 1000) | FD (N = 1000) | training CPU (s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(protocol.markdown(row))
 
 
 SECTIONS = {"fader": fader, "aae": aae, "sparse_coding": sparse_coding, "finetune": finetune, "anomaly": anomaly,

@@ -4,6 +4,7 @@ baselines in the same table, and CycleGAN's cost per step at 64/128/256 px.
     python benchmarks/translation.py quality   # train both quickstart models, score them
     python benchmarks/translation.py cyclegan --cyclegan-override=--trainer.max_epochs=30 ...
     python benchmarks/translation.py cyclegan --cyclegan-ckpt runs/.../last.ckpt   # score a run
+    python benchmarks/translation.py oracle --oracle-run 16:1:l1:0   # supervised thinned -> digit
     python benchmarks/translation.py cost      # CycleGAN step time and peak memory vs image size
 
 Protocol (quality): the test split of the digits (269 images, stratified, seed 0), 16 px.
@@ -23,13 +24,24 @@ their domain is reported as the ceiling of label preservation. FID: lit-gen's ev
 (torch-fidelity) with the ``lit-gen-digits`` extractor, translated test images against the target
 domain's test images (N = 269 each; FID is biased upwards at small N: compare within a table).
 
+Protocol (oracle): the ceiling of thinned -> digit. Erosion destroys information (strokes
+thinner than the 3x3 window vanish), so no method recovers the digit exactly; a generator trained
+*supervised* on exact pairs (thin(x), x) of every training digit (1,259 pairs, twice the digits
+CycleGAN sees), with CycleGAN's F (same network, initialization, Adam, 15 + 15 epoch schedule of
+78 batches of 8: the CycleGAN run's 2,340 generator updates, or a multiple), L1 or squared error,
+bounds what an unpaired method can reach with that generator and budget. Scored as the CycleGAN
+table's B -> A columns, with identity, grey dilation (the classical inverse: thin(x) dilated is
+the morphological opening of x) and the CycleGAN checkpoint's F in the same table.
+
 Protocol (cost): paper networks (ResNet generators with 6 blocks below 256 px and 9 at 256 px,
 70x70 PatchGANs, instance norm, identity loss, pool 50), batch 1, random images, one CPU thread.
-Per-step time of lit-gen's ``CycleGAN.training_step`` under the Lightning Trainer, and of a plain
-PyTorch loop doing the same updates on the same networks (the official code's
-``optimize_parameters``), in the same process one after the other; peak memory is the
-process's peak resident set size (``ru_maxrss``) in a fresh process per size, and its increase
-over the process after building the model and optimizers.
+Per-step time of a plain PyTorch loop doing the official code's ``optimize_parameters``, then of
+lit-gen's ``CycleGAN.training_step`` under the Lightning Trainer, on the same networks, in the
+same process one after the other (``--cost-steps`` timed steps each, after one untimed step):
+wall clock and the process's CPU time (``time.process_time``; with one thread it excludes the
+time other processes hold the core, so it is robust to the machine's load), reported as median
+and min. Peak memory is the process's peak resident set size (``ru_maxrss``) in a fresh process
+per size, and its increase over the process after building the model and optimizers.
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,22 +149,33 @@ def scores(output, target, source_labels, classifier, reference) -> dict:
     }
 
 
+def thinning_training_split() -> tuple[torch.Tensor, torch.Tensor]:
+    """The digits of the whole training split (both of CycleGAN's halves), [0, 1], and labels."""
+    from lit_gen.data.base import stratified_split
+    from lit_gen.data.digits import load_digit_images
+
+    images, labels = load_digit_images(16)
+    train, _, _ = stratified_split(labels, [0.7, 0.15, 0.15], 0)
+    return images[train], labels[train]
+
+
+@torch.enable_grad()
+def thinning_classifiers() -> tuple[nn.Module, nn.Module]:
+    """Classifiers of each domain of the thinning task (digits, thinned digits), trained on the
+    whole training split of that domain."""
+    from lit_gen.data.translation_digits import thin_digits
+
+    images, labels = thinning_training_split()
+    return train_classifier(images, labels), train_classifier(thin_digits(images), labels)
+
+
 @torch.no_grad()
 def quality_cyclegan(args) -> dict:
     from lit_gen.data import DigitThinningDataModule
 
     dm = DigitThinningDataModule(image_size=16)
     dm.setup()
-    # Classifiers of each domain, trained on the whole training split of that domain.
-    from lit_gen.data.base import stratified_split
-    from lit_gen.data.digits import load_digit_images
-    from lit_gen.data.translation_digits import thin_digits
-
-    images, labels = load_digit_images(16)
-    train, _, _ = stratified_split(labels, [0.7, 0.15, 0.15], 0)
-    with torch.enable_grad():
-        clf_a = train_classifier(images[train], labels[train])
-        clf_b = train_classifier(thin_digits(images[train]), labels[train])
+    clf_a, clf_b = thinning_classifiers()
     test = dm.test_set
     real_a, real_b = unit(test.images_a), unit(test.images_b)
     ceiling = {
@@ -261,6 +285,123 @@ def quality_pix2pix(args) -> dict:
     }
 
 
+# -- the supervised ceiling of thinned -> digit ---------------------------------------------
+#: CycleGAN's quickstart run scored above: 630 unaligned pairs per epoch in batches of 8
+#: (78 batches, the last one dropped), 15 + 15 epochs: 2,340 generator updates.
+CYCLEGAN_BATCHES_PER_EPOCH = 78
+
+
+def train_oracle(
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    ngf: int,
+    n_epochs: int,
+    n_epochs_decay: int,
+    loss: str,
+    seed: int,
+    batch_size: int = 8,
+) -> tuple[nn.Module, float, float]:
+    """A supervised F: thin(x) -> x on exact pairs, with CycleGAN's F (the same
+    ``ResNetTranslationGenerator`` and initialization as the quickstart's ``gen_ba``), its
+    optimizer (Adam(2e-4, 0.5, 0.999)) and schedule (constant for ``n_epochs``, then linear decay
+    over ``n_epochs_decay``, per epoch of 78 batches of 8 as the CycleGAN run). The loss is L1
+    (``l1``) or squared error (``l2``) on the images in [-1, 1]. Returns the generator in eval
+    mode, CPU seconds and wall seconds of training."""
+    from lit_gen.models import CycleGAN
+    from lit_gen.models.image_translation import linear_decay_schedulers, paper_adam
+
+    torch.manual_seed(seed)
+    net = CycleGAN(data_shape=(1, 16, 16), ngf=ngf, ndf=32, n_blocks=6, n_layers=2).gen_ba.train()
+    opt = paper_adam(net.parameters())
+    (sched,) = linear_decay_schedulers([opt], n_epochs, n_epochs_decay)
+    criterion = nn.functional.l1_loss if loss == "l1" else nn.functional.mse_loss
+    generator = torch.Generator().manual_seed(seed)
+    stream = iter(())
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n_epochs + n_epochs_decay):
+        for _ in range(CYCLEGAN_BATCHES_PER_EPOCH):
+            idx = next(stream, None)
+            if idx is None or len(idx) < batch_size:  # a new pass over the pairs
+                stream = iter(torch.randperm(len(inputs), generator=generator).split(batch_size))
+                idx = next(stream)
+            value = criterion(net(inputs[idx]), targets[idx])
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+        sched.step()
+    return net.eval(), time.process_time() - cpu, time.perf_counter() - wall
+
+
+@torch.no_grad()
+def oracle(args, previous: dict | None = None) -> dict:
+    """B -> A (thinned -> digit) with exact pairs: supervised generators, baselines, and the
+    CycleGAN checkpoint if given, scored as the CycleGAN table's B -> A columns. Without
+    ``--oracle-run``, the runs of ``previous`` (the results file's) are kept."""
+    import numpy as np
+    from scipy import ndimage
+
+    from lit_gen.data import DigitThinningDataModule
+    from lit_gen.data.translation_digits import thin_digits
+    from lit_gen.metrics import datamodule_reference
+
+    dm = DigitThinningDataModule(image_size=16)
+    dm.setup()
+    test = dm.test_set
+    real_a, real_b = unit(test.images_a), unit(test.images_b)
+    clf_a, _ = thinning_classifiers()
+    reference = datamodule_reference(dm, "test", domain="A")
+    # Pairs (thin(x), x) for every digit x of the training split: both of CycleGAN's halves
+    # (1,259 pairs; CycleGAN saw 629 digits and 630 other digits' thinned versions).
+    train_x, _ = thinning_training_split()
+    inputs, targets = dm.to_range(thin_digits(train_x)), dm.to_range(train_x)
+
+    rows: dict[str, dict] = {}
+    dilated = torch.as_tensor(
+        np.stack(
+            [ndimage.grey_dilation(im[0].numpy(), (3, 3), mode="constant", cval=0.0) for im in real_b]
+        )
+    ).unsqueeze(1)
+    rows["identity"] = scores(real_b, real_a, test.labels_b, clf_a, reference)
+    rows["grey dilation 3x3 (thin(x) dilated: the opening of x)"] = scores(
+        dilated.clamp(0, 1), real_a, test.labels_b, clf_a, reference
+    )
+    if args.cyclegan_ckpt:
+        from lit_gen.models import CycleGAN
+
+        model = CycleGAN.load_from_checkpoint(args.cyclegan_ckpt, map_location="cpu").eval()
+        fake_a = unit(torch.cat([model.translate(x, "BtoA") for x in test.images_b.split(64)]))
+        rows["CycleGAN F (checkpoint)"] = scores(fake_a, real_a, test.labels_b, clf_a, reference)
+        # The cycle: F applied to G(a) instead of thin(a). Much better than F(thin(a)) would mean
+        # that G hides information about a in G(a) for F (Chu et al., 2017, arXiv:1712.02950).
+        fake_b = torch.cat([model.translate(x, "AtoB") for x in test.images_a.split(64)])
+        cycle = unit(torch.cat([model.translate(x, "BtoA") for x in fake_b.split(64)]))
+        rows["CycleGAN F(G(a)), the cycle (input G(a) instead of thin(a))"] = scores(
+            cycle, real_a, test.labels_a, clf_a, reference
+        )
+    runs = [] if args.oracle_runs or not previous else previous["runs"]
+    for ngf, factor, loss, seed in args.oracle_runs or []:
+        n_epochs = max(1, round(15 * factor))
+        with torch.enable_grad():
+            net, cpu_s, wall_s = train_oracle(
+                inputs, targets, ngf, n_epochs, n_epochs, loss, seed
+            )
+        fake_a = unit(torch.cat([net(x) for x in test.images_b.split(64)]))
+        row = scores(fake_a, real_a, test.labels_b, clf_a, reference)
+        row.update(
+            ngf=ngf,
+            epochs=2 * n_epochs,
+            updates=2 * n_epochs * CYCLEGAN_BATCHES_PER_EPOCH,
+            loss=loss,
+            seed=seed,
+            cpu_s=cpu_s,
+            wall_s=wall_s,
+            pairs=len(inputs),
+        )
+        runs.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "fid_protocol"}), flush=True)
+    return {"baselines": rows, "runs": runs, "checkpoint": args.cyclegan_ckpt, "n_test": len(real_a)}
+
+
 # -- cost at 64 / 128 / 256 px ----------------------------------------------------------------
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -278,14 +419,15 @@ def cost_one(size: int, steps: int) -> dict:
     data = TensorDataset(
         torch.rand(steps + 1, 3, size, size) * 2 - 1, torch.rand(steps + 1, 3, size, size) * 2 - 1
     )
+    load_start = os.getloadavg()
     model = CycleGAN(data_shape=(3, size, size))
     opt_g, opt_d = model.configure_optimizers()[0]
     base = _peak_mib()
 
     # plain PyTorch: the official optimize_parameters (G step, then D step on pooled fakes)
-    adv, times = model.adversarial, []
+    adv, times, cpu_times = model.adversarial, [], []
     for i, (real_a, real_b) in enumerate(DataLoader(data, batch_size=1)):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fake_b, fake_a = model.gen_ab(real_a), model.gen_ba(real_b)
         for d in (model.disc_a, model.disc_b):
             d.requires_grad_(False)
@@ -309,19 +451,20 @@ def cost_one(size: int, steps: int) -> dict:
         opt_d.step()
         if i:  # the first step warms up
             times.append(time.perf_counter() - start)
-    plain = sum(times) / len(times)
+            cpu_times.append(time.process_time() - cpu_start)
     peak_plain = _peak_mib()
 
     class StepTimer(L.Callback):
         def __init__(self):
-            self.times = []
+            self.times, self.cpu_times = [], []
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            self.start = time.perf_counter()
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if batch_idx:
                 self.times.append(time.perf_counter() - self.start)
+                self.cpu_times.append(time.process_time() - self.cpu_start)
 
     timer = StepTimer()
     trainer = L.Trainer(
@@ -337,14 +480,22 @@ def cost_one(size: int, steps: int) -> dict:
         limit_val_batches=0,
     )
     trainer.fit(CycleGAN(data_shape=(3, size, size)), DataLoader(data, batch_size=1))
-    lit = sum(timer.times) / len(timer.times)
+    lit_cpu, plain_cpu = statistics.median(timer.cpu_times), statistics.median(cpu_times)
     return {
         "size": size,
         "n_blocks": 9 if size >= 256 else 6,
         "steps_timed": steps,
-        "lit_gen_s": lit,
-        "plain_s": plain,
-        "ratio": lit / plain,
+        # per-step seconds: wall clock and this process's CPU time (1 thread: CPU time does not
+        # count the time other processes hold the core, so it is robust to the machine's load)
+        "lit_gen_wall_s": timer.times,
+        "lit_gen_cpu_s": timer.cpu_times,
+        "plain_wall_s": times,
+        "plain_cpu_s": cpu_times,
+        "lit_gen_cpu_median_s": lit_cpu,
+        "plain_cpu_median_s": plain_cpu,
+        "ratio_cpu_median": lit_cpu / plain_cpu,
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
         "rss_after_build_mib": base,
         "peak_rss_plain_mib": peak_plain,
         "peak_rss_after_lit_gen_mib": _peak_mib(),
@@ -354,8 +505,7 @@ def cost_one(size: int, steps: int) -> dict:
 
 def cost(args) -> list[dict]:
     rows = []
-    for size in args.sizes:
-        steps = 2 if size >= 256 else 5
+    for size, steps in zip(args.sizes, args.cost_steps, strict=True):
         out = subprocess.run(
             [sys.executable, __file__, "cost-one", "--size", str(size), "--steps", str(steps)],
             check=True,
@@ -436,20 +586,60 @@ def markdown(results: dict) -> str:
                 f"{fmt(row['fid'], 1)} |"
             )
         lines.append("")
-    if "cost" in results:
+    if "oracle" in results:
+        r = results["oracle"]
         lines += [
-            "CycleGAN cost per training step, batch 1, paper networks, 1 CPU thread:",
+            f"thinned digit -> digit (B -> A), 16 px, {r['n_test']} test images, supervised on exact "
+            "pairs against baselines:",
             "",
-            "| image size | residual blocks | lit-gen step (s) | plain PyTorch step (s) | ratio | RSS after building (MiB) | peak RSS, plain loop (MiB) | training-step memory (MiB) | peak RSS after the lit-gen run (MiB) |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| method | generator updates (batch 8) | CPU time (s) | PSNR (dB) | L1 | label acc | FID |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, row in r["baselines"].items():
+            lines.append(
+                f"| {name} | - | - | {fmt(row['psnr'], 2)} | {fmt(row['l1'], 4)} | "
+                f"{fmt(row['label_acc'], 3)} | {fmt(row['fid'], 1)} |"
+            )
+        for row in r["runs"]:
+            lines.append(
+                f"| supervised {row['loss'].upper()}, ngf {row['ngf']}, {row['epochs']} epochs, seed "
+                f"{row['seed']} | {row['updates']} | {row['cpu_s']:.0f} | {fmt(row['psnr'], 2)} | "
+                f"{fmt(row['l1'], 4)} | {fmt(row['label_acc'], 3)} | {fmt(row['fid'], 1)} |"
+            )
+        lines.append("")
+    if "cost" in results and "plain_cpu_s" in results["cost"][0]:  # (older files: mean wall only)
+
+        def med_min(values: list[float]) -> str:
+            return f"{statistics.median(values):.2f} ({min(values):.2f})"
+
+        first = results["cost"][0]
+        lines += [
+            "CycleGAN cost per training step, batch 1, paper networks, 1 CPU thread; seconds per "
+            "step as median (min) over the timed steps:",
+            "",
+            "| image size | residual blocks | timed steps per loop | lit-gen CPU s | plain PyTorch CPU s | lit-gen / plain (CPU medians) | lit-gen wall s | plain wall s | plain CPU time vs 64 px (pixels x) | training-step memory (MiB) | peak RSS, plain loop (MiB) | peak RSS after the lit-gen run (MiB) | load average (1 min) start / end |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in results["cost"]:
+            growth = row["plain_cpu_median_s"] / first["plain_cpu_median_s"]
+            pixels = (row["size"] / first["size"]) ** 2
             lines.append(
-                f"| {row['size']} | {row['n_blocks']} | {row['lit_gen_s']:.3f} | {row['plain_s']:.3f} | "
-                f"{row['ratio']:.2f} | {row['rss_after_build_mib']:.0f} | {row['peak_rss_plain_mib']:.0f} | "
-                f"{row['step_memory_mib']:.0f} | {row['peak_rss_after_lit_gen_mib']:.0f} |"
+                f"| {row['size']} | {row['n_blocks']} | {row['steps_timed']} | "
+                f"{med_min(row['lit_gen_cpu_s'])} | {med_min(row['plain_cpu_s'])} | "
+                f"{row['ratio_cpu_median']:.2f} | {med_min(row['lit_gen_wall_s'])} | "
+                f"{med_min(row['plain_wall_s'])} | {growth:.1f} ({pixels:.0f}) | "
+                f"{row['step_memory_mib']:.0f} | {row['peak_rss_plain_mib']:.0f} | "
+                f"{row['peak_rss_after_lit_gen_mib']:.0f} | "
+                f"{row['loadavg_start'][0]:.1f} / {row['loadavg_end'][0]:.1f} |"
             )
     return "\n".join(lines)
+
+
+def oracle_run(text: str) -> tuple[int, float, str, int]:
+    ngf, factor, loss, seed = text.split(":")
+    if loss not in ("l1", "l2"):
+        raise argparse.ArgumentTypeError(f"loss must be l1 or l2, got {loss!r}")
+    return int(ngf), float(factor), loss, int(seed)
 
 
 def main(argv=None):
@@ -457,11 +647,18 @@ def main(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "part", choices=["quality", "cyclegan", "pix2pix", "cost", "all", "cost-one"]
+        "part", choices=["quality", "cyclegan", "pix2pix", "oracle", "cost", "all", "cost-one"]
     )
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument(
+        "--cost-steps",
+        type=int,
+        nargs="+",
+        default=[10, 6, 3],
+        help="timed steps of each loop at each of --sizes (after one untimed step)",
+    )
     parser.add_argument(
         "--cyclegan-override",
         dest="cyclegan_overrides",
@@ -480,6 +677,14 @@ def main(argv=None):
     )
     parser.add_argument(
         "--pix2pix-eval-batch", type=int, default=8, help="test batch (= training batch)"
+    )
+    parser.add_argument(
+        "--oracle-run",
+        dest="oracle_runs",
+        action="append",
+        type=oracle_run,
+        help="a supervised thinned -> digit run, NGF:FACTOR:LOSS:SEED (budget FACTOR x the "
+        "CycleGAN run's 15 + 15 epochs; loss l1 or l2), e.g. 16:1:l1:0 (repeatable)",
     )
     parser.add_argument("--output", default=str(RESULTS / "translation.json"))
     args = parser.parse_args(argv)
@@ -501,6 +706,8 @@ def main(argv=None):
     if args.part in ("quality", "pix2pix", "all"):
         results["pix2pix"] = quality_pix2pix(args)
         print(json.dumps(results["pix2pix"]["table"], indent=1), flush=True)
+    if args.part == "oracle":
+        results["oracle"] = oracle(args, results.get("oracle"))
     if args.part in ("cost", "all"):
         results["cost"] = cost(args)
     output.parent.mkdir(parents=True, exist_ok=True)

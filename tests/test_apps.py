@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
@@ -88,8 +89,13 @@ def test_latent_grids_app_for_gans(tmp_path, config):
 def test_finetune_app(tmp_path):
     results = finetune.main(["--pretrain_epochs", "1", "--finetune_epochs", "2", "--labels", "10", "--seeds", "0",
                              "--pretrain_config", str(CONFIGS / "pretrain_autoencoder.yaml"),
-                             "--finetune_config", str(CONFIGS / "finetune_classifier.yaml"), "--out", str(tmp_path), *FAST])
+                             "--finetune_config", str(CONFIGS / "finetune_classifier.yaml"), "--out", str(tmp_path), *FAST,
+                             "--pretrained_set=--model.init_args.encoder_lr_scale=0.5"])
     (row,) = results["rows"]
+    assert results["protocol"]["pretrained_only_arguments"] == ["--model.init_args.encoder_lr_scale=0.5"]
+    for name, scale in (("pretrained", 0.5), ("scratch", 1.0)):  # the baseline stays as configured
+        config = yaml.safe_load((tmp_path / f"{name}_10_seed0" / "config.yaml").read_text())
+        assert config["model"]["init_args"]["encoder_lr_scale"] == scale
     assert row["labels"] == 10 and 0 <= row["pretrained_mean"] <= 1 and 0 <= row["scratch_mean"] <= 1
     assert row["gain"] == pytest.approx(row["pretrained_mean"] - row["scratch_mean"])
     assert (tmp_path / "accuracy.png").is_file()

@@ -59,3 +59,17 @@ def test_vae_encoder_gives_the_posterior_mean(tmp_path):
     x = torch.rand(4, 1, 8, 8)
     mu, _ = vae.encode(x)
     torch.testing.assert_close(model.features(x), mu)
+
+
+def test_encoder_lr_scale_gives_the_encoder_its_own_learning_rate():
+    model = EncoderClassifier((1, 8, 8), (-1.0, 1.0), latent_dim=4, hidden=(8,), encoder_lr_scale=0.1,
+                              optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
+    optimizer = model.configure_optimizers()
+    head, encoder = optimizer.param_groups
+    assert {id(p) for p in encoder["params"]} == {id(p) for p in model.encoder.parameters()}
+    assert len(head["params"]) + len(encoder["params"]) == len(list(model.parameters()))
+    assert head["lr"] == pytest.approx(1e-3) and encoder["lr"] == pytest.approx(1e-4)
+    single = EncoderClassifier((1, 8, 8), (-1.0, 1.0), latent_dim=4, hidden=(8,)).configure_optimizers()
+    assert len(single.param_groups) == 1
+    with pytest.raises(ConfigurationError, match="encoder_lr_scale must be > 0"):
+        EncoderClassifier((1, 8, 8), encoder_lr_scale=0.0)

@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--freeze", action="store_true", help="train only the head (linear probe) on the pre-trained encoder")
     parser.add_argument("--set", action="append", default=[], metavar="ARG",
                         help="extra lit-gen argument for every training run, repeatable, e.g. --set=--config=configs/trainer/gpu.yaml")
+    parser.add_argument("--pretrained_set", action="append", default=[], metavar="ARG",
+                        help="extra lit-gen argument for the pre-trained classifier only (the from-scratch baseline "
+                             "stays as configured), repeatable, e.g. --pretrained_set=--model.init_args.encoder_lr_scale=0.1")
     parser.add_argument("--out", default="runs/apps/finetune", help="output directory (default: %(default)s)")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
             for name, reinitialize in (("pretrained", False), ("scratch", True)):
                 accuracy = finetune_accuracy(args.finetune_config, checkpoint, labels, seed, reinitialize,
                                              args.finetune_epochs, out / f"{name}_{labels}_seed{seed}",
-                                             freeze=args.freeze and name == "pretrained", extra=args.set)
+                                             freeze=args.freeze and name == "pretrained",
+                                             extra=args.set + (args.pretrained_set if name == "pretrained" else []))
                 accuracies[name].append(accuracy)
                 print(f"labels={labels} seed={seed} {name}: test accuracy {accuracy:.4f}", flush=True)
         row = {"labels": labels, **{f"{k}_accuracies": v for k, v in accuracies.items()}}
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
             "pretrain_config": args.pretrain_config if args.encoder_checkpoint is None else None,
             "encoder_checkpoint": checkpoint, "finetune_config": args.finetune_config,
             "finetune_epochs": args.finetune_epochs, "seeds": args.seeds, "freeze_encoder": args.freeze,
+            "pretrained_only_arguments": args.pretrained_set,
             "labels": "a fixed class-balanced subset of the training split (train_per_class, split_seed 0)",
             "metric": "accuracy on the full test split",
         },

@@ -82,6 +82,9 @@ class EncoderClassifier(GenerativeModule):
         activation: hidden activation of the encoder (without a checkpoint) and of the head.
         head_hidden: hidden widths of the head (empty: a linear classifier on the code).
         dropout: dropout in the head.
+        encoder_lr_scale: the encoder's learning rate as a fraction of the optimizer's (its own
+            parameter group; e.g. 0.1 fine-tunes a pre-trained encoder gently while the new head
+            learns at the full rate). 1: one learning rate for all.
         optimizer: optimizer factory (default Adam, lr 1e-3).
         lr_scheduler: optional scheduler factory, stepped every epoch.
     """
@@ -101,6 +104,7 @@ class EncoderClassifier(GenerativeModule):
         activation: str = "relu",
         head_hidden: Sequence[int] = (),
         dropout: float = 0.0,
+        encoder_lr_scale: float = 1.0,
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
     ):
@@ -109,6 +113,9 @@ class EncoderClassifier(GenerativeModule):
         if num_classes < 2:
             raise ConfigurationError(f"num_classes must be >= 2, got {num_classes}")
         self.num_classes = num_classes
+        if not encoder_lr_scale > 0:
+            raise ConfigurationError(f"encoder_lr_scale must be > 0 (freeze_encoder: true stops the encoder), got {encoder_lr_scale}")
+        self.encoder_lr_scale = encoder_lr_scale
         if encoder_checkpoint is not None:
             source = load_lit_gen_checkpoint(encoder_checkpoint)
             if not isinstance(getattr(source, "encoder", None), nn.Module):
@@ -185,8 +192,14 @@ class EncoderClassifier(GenerativeModule):
         return self.predict(batch[0])
 
     def configure_optimizers(self):
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        opt = self.optimizer_factory(trainable)
+        encoder = [p for p in self.encoder.parameters() if p.requires_grad]
+        encoder_ids = {id(p) for p in encoder}
+        others = [p for p in self.parameters() if p.requires_grad and id(p) not in encoder_ids]
+        if self.encoder_lr_scale == 1 or not encoder:
+            opt = self.optimizer_factory(others + encoder)
+        else:
+            opt = self.optimizer_factory([{"params": others}, {"params": encoder}])
+            opt.param_groups[1]["lr"] *= self.encoder_lr_scale
         if self.lr_scheduler_factory is None:
             return opt
         return {"optimizer": opt, "lr_scheduler": {"scheduler": self.lr_scheduler_factory(opt), "interval": "epoch"}}
