@@ -15,6 +15,11 @@ on the detached samples, then the generator update with the discriminator's para
 (``requires_grad_(False)``, so no discriminator weight gradients are computed), gradients set to
 ``None``.
 
+A third side, "bare Lightning", trains the same module and data under a stock ``lightning.Trainer``
+with logger, progress bar, checkpoints and lit-gen's callbacks off: ``bare/plain`` is the cost of
+Lightning's own loop (manual optimization: ``LightningOptimizer``, ``toggle_optimizer``,
+``manual_backward``, hooks), ``lit-gen/bare`` the cost of what lit-gen adds.
+
 Throughput counts batches from the first training batch to the end of training
 (``timing.RunTimer``: start-up and the end-of-run one-offs, i.e. the final checkpoint and closing
 the progress bar, are excluded and the one-offs reported apart), per wall-clock second and per CPU second of the process: the CPU-time ratio is robust
@@ -136,6 +141,22 @@ def lit_gen_loop(
     return cli.model.generator_steps, timer.wall, timer.cpu
 
 
+def bare_lightning_loop(
+    overrides: list[str], epochs: int, seed: int, workdir: str
+) -> tuple[int, float, float]:
+    """The same module and data under a stock ``lightning.Trainer`` with everything optional off
+    (no logger, progress bar, checkpoints or lit-gen callbacks): Lightning's own cost."""
+    model, data = build(overrides, seed, workdir)
+    timer = RunTimer()
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_progress_bar=False,
+        enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
+        num_sanity_val_steps=0, callbacks=[timer],
+    )
+    trainer.fit(model, datamodule=data)
+    return model.generator_steps, timer.wall, timer.cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -160,34 +181,40 @@ def main() -> None:
     for workload in args.workloads:
         overrides = WORKLOADS[workload]
         wall_ratios, cpu_ratios, rates = [], [], []
+        bare_cpu_ratios, added_cpu_ratios = [], []
         with tempfile.TemporaryDirectory() as workdir:
             for repeat in range(args.repeats):
                 # alternate the order so that a drift of the machine's load favours neither side
-                sides = [("plain", plain_loop), ("lit-gen", lit_gen_loop)]
+                sides = [("plain", plain_loop), ("lit-gen", lit_gen_loop), ("bare", bare_lightning_loop)]
                 if repeat % 2:
                     sides.reverse()
                 results = {
                     name: loop(overrides, args.epochs, repeat, workdir) for name, loop in sides
                 }
-                (p_steps, p_wall, p_cpu), (l_steps, l_wall, l_cpu) = (
+                (p_steps, p_wall, p_cpu), (l_steps, l_wall, l_cpu), (b_steps, _, b_cpu) = (
                     results["plain"],
                     results["lit-gen"],
+                    results["bare"],
                 )
-                assert l_steps == p_steps, (l_steps, p_steps)
+                assert l_steps == p_steps == b_steps, (l_steps, p_steps, b_steps)
+                bare_cpu_ratios.append(p_cpu / b_cpu)
+                added_cpu_ratios.append(b_cpu / l_cpu)
                 wall_ratios.append(p_wall / l_wall)
                 cpu_ratios.append(p_cpu / l_cpu)
                 rates.append((p_steps / p_wall, l_steps / l_wall, p_steps / p_cpu, l_steps / l_cpu))
                 print(
                     f"{workload} repeat {repeat}: plain {rates[-1][0]:.2f} batches/s, lit-gen {rates[-1][1]:.2f} batches/s "
                     f"(per CPU second {rates[-1][2]:.2f} vs {rates[-1][3]:.2f}), wall ratio {wall_ratios[-1]:.3f}, "
-                    f"cpu ratio {cpu_ratios[-1]:.3f}",
+                    f"cpu ratio {cpu_ratios[-1]:.3f}; cpu ratios bare Lightning/plain {bare_cpu_ratios[-1]:.3f}, "
+                    f"lit-gen/bare {added_cpu_ratios[-1]:.3f}",
                     flush=True,
                 )
         print(
             f"== {workload} ({p_steps} batches per run): plain {statistics.median(r[0] for r in rates):.2f} batches/s, "
             f"lit-gen {statistics.median(r[1] for r in rates):.2f} batches/s; ratio lit-gen/plain: "
             f"wall {statistics.median(wall_ratios):.3f} (min {min(wall_ratios):.3f}), "
-            f"cpu {statistics.median(cpu_ratios):.3f} (min {min(cpu_ratios):.3f})",
+            f"cpu {statistics.median(cpu_ratios):.3f} (min {min(cpu_ratios):.3f}); cpu ratio bare Lightning/plain "
+            f"{statistics.median(bare_cpu_ratios):.3f}, lit-gen/bare Lightning {statistics.median(added_cpu_ratios):.3f}",
             flush=True,
         )
         print(f"== {workload} lit-gen end-of-run one-offs (final checkpoint, closing the progress bar): "
