@@ -44,7 +44,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from timing import RunTimer  # noqa: E402
+from timing import RunTimer, fit_bare  # noqa: E402
 
 from lit_gen.cli import LitGenCLI, run  # noqa: E402
 from lit_gen.models import GAN  # noqa: E402
@@ -147,13 +147,7 @@ def bare_lightning_loop(
     """The same module and data under a stock ``lightning.Trainer`` with everything optional off
     (no logger, progress bar, checkpoints or lit-gen callbacks): Lightning's own cost."""
     model, data = build(overrides, seed, workdir)
-    timer = RunTimer()
-    trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_progress_bar=False,
-        enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
-        num_sanity_val_steps=0, callbacks=[timer],
-    )
-    trainer.fit(model, datamodule=data)
+    _, timer = fit_bare(model, data, epochs)
     return model.generator_steps, timer.wall, timer.cpu
 
 

@@ -45,3 +45,16 @@ class RunTimer(L.Callback):
     def end_of_run(self) -> float:
         """Wall seconds from ``on_train_end`` to now (call right after ``fit`` returns)."""
         return time.perf_counter() - self.end[0]
+
+
+def fit_bare(model: L.LightningModule, data: L.LightningDataModule, epochs: int) -> tuple[L.Trainer, RunTimer]:
+    """Train under a stock ``lightning.Trainer`` with everything optional off (no logger,
+    progress bar, checkpoints or lit-gen callbacks; validation off): Lightning's own cost."""
+    timer = RunTimer()
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_progress_bar=False,
+        enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
+        num_sanity_val_steps=0, callbacks=[timer],
+    )
+    trainer.fit(model, datamodule=data)
+    return trainer, timer

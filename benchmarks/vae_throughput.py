@@ -50,7 +50,7 @@ from pathlib import Path
 import lightning as L
 import torch
 import yaml
-from timing import RunTimer
+from timing import RunTimer, fit_bare
 
 from lit_gen.cli import run
 from lit_gen.data import DigitsDataModule
@@ -110,13 +110,7 @@ def bare_lightning_loop(config: Path, epochs: int, seed: int) -> tuple[int, floa
     L.seed_everything(seed, verbose=False)
     data = DigitsDataModule(**data_args)
     model = VAE(data.data_shape, tuple(data.value_range), optimizer=partial(torch.optim.Adam, lr=lr), **model_args)
-    timer = RunTimer()
-    trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_progress_bar=False,
-        enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
-        num_sanity_val_steps=0, callbacks=[timer],
-    )
-    trainer.fit(model, datamodule=data)
+    trainer, timer = fit_bare(model, data, epochs)
     return trainer.global_step, timer.wall, timer.cpu
 
 
