@@ -159,7 +159,7 @@ def test_ema_follows_its_recursion_and_serves_samples():
                 torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone()
             )
 
-    model = toy_gan(ema_decay=decay)
+    model = toy_gan(ema_decay=decay, ema_rampup=None)
     trainer(callbacks=[Record()], limit_train_batches=4).fit(model, toy_data())
     expected = history[0]  # the first update copies
     for current in history[1:]:
@@ -172,6 +172,41 @@ def test_ema_follows_its_recursion_and_serves_samples():
     torch.testing.assert_close(
         model.sample(5, generator=torch.Generator().manual_seed(3)), model.generator_ema.module(z)
     )
+
+
+def test_ema_rampup_follows_the_stylegan2_ada_half_life():
+    """With ``ema_rampup`` the update after ``t`` earlier updates uses ``min(decay, 0.5 ** (1 /
+    (rampup * t)))``: here the ramp (t < 14) and the capped decay (t >= 14) both occur."""
+    decay, rampup = 0.9, 0.5
+    history = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            history.append(
+                torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone()
+            )
+
+    model = toy_gan(ema_decay=decay, ema_rampup=rampup)
+    trainer(callbacks=[Record()], max_epochs=3).fit(model, toy_data())
+    assert len(history) == 18
+    expected = history[0]
+    decays = []
+    for t, current in enumerate(history[1:], start=1):
+        half_life = min(math.log(0.5) / math.log(decay), rampup * t)
+        decays.append(0.5 ** (1 / half_life))
+        expected = decays[-1] * expected + (1 - decays[-1]) * current
+    assert decays[0] == pytest.approx(0.25) and decays[-1] == pytest.approx(decay)
+    assert [model.ema_decay_at(t) for t in range(1, 18)] == pytest.approx(decays)
+    ema = torch.nn.utils.parameters_to_vector(model.generator_ema.module.parameters())
+    torch.testing.assert_close(ema, expected)
+    # The weight left on the first generator after T updates, the closed form of the diagnosis.
+    plain = toy_gan(ema_decay=0.999, ema_rampup=None)
+    assert math.prod(plain.ema_decay_at(t) for t in range(1, 2400)) == pytest.approx(0.999**2399)
+    assert 0.999**2399 == pytest.approx(0.0907, abs=1e-4)
+    ramped = toy_gan(ema_decay=0.999)  # the default ramp-up, 0.05
+    assert ramped.ema_decay_at(0) == 0.0 and ramped.ema_decay_at(100) == pytest.approx(0.5**0.2)
+    assert ramped.ema_decay_at(20_000) == 0.999
+    assert math.prod(ramped.ema_decay_at(t) for t in range(1, 2400)) < 1e-30
 
 
 @pytest.mark.parametrize(
@@ -312,6 +347,8 @@ def test_bad_hyperparameters_are_explained():
         toy_gan(clip_value=-0.01)
     with pytest.raises(ConfigurationError, match=r"ema_decay must be in \(0, 1\)"):
         toy_gan(ema_decay=1.0)
+    with pytest.raises(ConfigurationError, match=r"ema_rampup must be > 0"):
+        toy_gan(ema_decay=0.9, ema_rampup=0.0)
     with pytest.raises(ConfigurationError, match="objective must be one of"):
         toy_gan(objective="hinge")
     with pytest.raises(ConfigurationError, match="GAN is unconditional"):

@@ -98,6 +98,7 @@ class ConditionalGAN(GAN):
         lr_scheduler_d: LRSchedulerCallable | None = None,
         scheduler_interval: Literal["epoch", "generator_step"] = "epoch",
         interpolation_rows: int = 4,
+        ema_rampup: float | None = 0.05,
     ):
         if num_classes < 2:
             raise ConfigurationError(f"{type(self).__name__} needs num_classes >= 2, got {num_classes}")
@@ -113,7 +114,7 @@ class ConditionalGAN(GAN):
             data_shape, value_range, latent_dim, conditional_generator,
             self._discriminator_factory(discriminator, num_classes, conditioning), objective, n_critic, gp_weight,
             r1_gamma, clip_value, ema_decay, gradient_clip_val, optimizer_g, optimizer_d, lr_scheduler_g,
-            lr_scheduler_d, scheduler_interval, interpolation_rows,
+            lr_scheduler_d, scheduler_interval, interpolation_rows, ema_rampup=ema_rampup,
         )
         self.num_classes = num_classes
         self.conditioning = conditioning
@@ -252,8 +253,7 @@ class ConditionalGAN(GAN):
                 self.update(opt_g, g_loss)
             self.generator_steps += 1
             terms.update(g_terms)
-            if self.generator_ema is not None:
-                self.generator_ema.update_parameters(self.generator)
+            self.update_ema()
             if self.scheduler_interval == "generator_step":
                 self._step_schedulers()
 
@@ -317,6 +317,7 @@ class ACGAN(ConditionalGAN):
         lr_scheduler_d: LRSchedulerCallable | None = None,
         scheduler_interval: Literal["epoch", "generator_step"] = "epoch",
         interpolation_rows: int = 4,
+        ema_rampup: float | None = 0.05,
     ):
         if class_weight < 0:
             raise ConfigurationError(f"class_weight must be >= 0, got {class_weight}")
@@ -324,7 +325,7 @@ class ACGAN(ConditionalGAN):
             data_shape, value_range, num_classes, latent_dim, generator, discriminator, embedding, embedding_dim,
             conditioning, fake_labels, objective, n_critic, gp_weight, r1_gamma, clip_value, ema_decay,
             gradient_clip_val, optimizer_g, optimizer_d, lr_scheduler_g, lr_scheduler_d, scheduler_interval,
-            interpolation_rows,
+            interpolation_rows, ema_rampup=ema_rampup,
         )
         self.class_weight = class_weight
         self.class_loss_on_fake_for_d = class_loss_on_fake_for_d
