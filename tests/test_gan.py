@@ -3,6 +3,7 @@ resumes, EMA, schedulers, clipping, bf16 autocast, sampling, checkpoints and use
 
 from __future__ import annotations
 
+import copy
 import math
 from functools import partial
 from pathlib import Path
@@ -207,6 +208,65 @@ def test_ema_rampup_follows_the_stylegan2_ada_half_life():
     assert ramped.ema_decay_at(0) == 0.0 and ramped.ema_decay_at(100) == pytest.approx(0.5**0.2)
     assert ramped.ema_decay_at(20_000) == 0.999
     assert math.prod(ramped.ema_decay_at(t) for t in range(1, 2400)) < 1e-30
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_ema_samples_with_batch_norm_statistics_recomputed_on_fresh_noise(conditional):
+    """The sampling generator is a copy of the EMA whose running statistics are the averages of
+    its own batch means and unbiased variances on ``ema_bn_samples`` inputs drawn from a private
+    generator (seed 0); the EMA, the module's state and the global random state are untouched."""
+    from lit_gen.models import ConditionalGAN
+
+    torch.manual_seed(0)
+    if conditional:
+        model = ConditionalGAN(
+            data_shape=(1, 8, 8), num_classes=10, latent_dim=8, ema_decay=0.5, ema_bn_samples=300,
+            generator=partial(DCGANGenerator, base_channels=8),
+            discriminator=partial(DCGANDiscriminator, base_channels=8),
+        )
+    else:
+        model = image_gan(ema_decay=0.5, ema_bn_samples=300)
+    data = DigitsDataModule(image_size=8, batch_size=16)
+    trainer(limit_train_batches=3).fit(model, data)
+    ema = model.generator_ema.module
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng_state = torch.get_rng_state()
+
+    standing = model.sampling_generator
+    assert standing is not ema and not standing.training
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    # The closed form: batch statistics of the EMA's BN inputs on the same inputs (batches 256, 44).
+    probe = copy.deepcopy(ema).train()
+    seen: dict[int, list] = {}
+    norms = [m for m in probe.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    for i, norm in enumerate(norms):
+        norm.register_forward_hook(lambda m, args, out, i=i: seen.setdefault(i, []).append(args[0]))
+    rng = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for n in (256, 44):
+            inputs = model.generator_inputs(n, rng)
+            if conditional:
+                assert torch.equal(inputs[1], torch.arange(n) % 10)
+            probe(*inputs)
+    got = [m for m in standing.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for i, norm in enumerate(got):
+        means = torch.stack([x.mean(dim=(0, 2, 3)) for x in seen[i]])
+        variances = torch.stack([x.var(dim=(0, 2, 3), unbiased=True) for x in seen[i]])
+        torch.testing.assert_close(norm.running_mean, means.mean(0))
+        torch.testing.assert_close(norm.running_var, variances.mean(0))
+        assert norm.momentum == 0.1  # restored
+    z = model.noise(4, torch.Generator().manual_seed(1))
+    labels = (torch.arange(4) % 10,) if conditional else ()
+    torch.testing.assert_close(model(z, *labels), standing(z, *labels))
+    assert model.sampling_generator is standing  # cached until the EMA changes
+    model.generator_steps += 1
+    model.update_ema()
+    assert model.sampling_generator is not standing
+    # ema_bn_samples = 0: the EMA itself, with its averaged running statistics.
+    model.ema_bn_samples = 0
+    assert model.sampling_generator is ema
 
 
 @pytest.mark.parametrize(
@@ -441,6 +501,7 @@ def _resume_args(run_dir: Path, epochs: int) -> list[str]:
         "--data.init_args.batch_size=32",
         "--data.init_args.val_samples=100",
         "--model.init_args.ema_decay=0.9",
+        "--model.init_args.generator.init_args.batch_norm=true",  # the EMA's recomputed BN too
         "--model.init_args.generator.init_args.hidden=[32, 32]",
         "--model.init_args.discriminator.init_args.hidden=[32, 32]",
     ]

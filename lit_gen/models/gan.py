@@ -80,6 +80,19 @@ start at the pace of the training. Once ``ema_rampup * t`` reaches ``beta``'s ha
 (``ln 0.5 / ln beta`` = 693 steps for 0.999, i.e. after 13,860 steps) the EMA is the plain one.
 ``ema_rampup: null`` gives the plain EMA from the first step.
 
+*Batch-norm statistics* (``ema_bn_samples``, default 2,048). With ``use_buffers=True`` the EMA's
+running means and variances are averages of the training generator's, i.e. statistics of other
+weights than the averaged ones. Sampling therefore uses a copy of the EMA generator whose
+statistics are recomputed from its own activations - the "standing statistics" of BigGAN (Brock
+et al., 2019, arXiv:1809.11096, appendix C.1) and what ``torch.optim.swa_utils.update_bn`` does
+for SWA (Izmailov et al., 2018, arXiv:1803.05407, section 3.2) - on ``ema_bn_samples`` fresh
+``z`` (and balanced labels for the conditional GANs) drawn from a private ``torch.Generator``,
+in training mode with ``momentum=None`` (:meth:`ema_with_recomputed_batch_norm`). The copy is a
+cache, rebuilt after each EMA update when a sample is asked for; the EMA, the checkpoints and
+the global random state stay as they are, so training and its exact resume do not depend on it.
+Measured on the 16 px digits cGAN (same run): digits FD 4.56 -> 4.36 with the ramp-up, and
+799 -> 16 without it. Without batch norm in the generator it does nothing.
+
 **Checkpoints.** The CLI stores the networks and the objective as class paths, so its checkpoints
 load with PyTorch's default ``weights_only=True``. A module built in Python stores the classes
 themselves: resume it with ``trainer.fit(..., ckpt_path=..., weights_only=False)`` (trusted
@@ -88,6 +101,7 @@ files only).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -95,6 +109,7 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lit_gen.errors import ConfigurationError
@@ -120,9 +135,13 @@ class GAN(GenerativeModule):
         data_shape: shape of one sample (linked from the data module).
         value_range: range of the data (linked from the data module).
         latent_dim: size of ``z ~ N(0, I)``.
-        generator: generator class, called as ``generator(latent_dim, data_shape)``.
+        generator: generator class, called as ``generator(latent_dim, data_shape)``
+            (``None``: :class:`~lit_gen.nets.MLPGenerator`; not a class default, because
+            jsonargparse would carry a default class's init_args, e.g. MLPGenerator's
+            ``batch_norm: false``, over to the class a config names, omni-us/jsonargparse#460).
         discriminator: discriminator (critic) class, called as ``discriminator(data_shape)``;
-            it returns one raw score per sample (a logit for probabilistic objectives).
+            it returns one raw score per sample (a logit for probabilistic objectives)
+            (``None``: :class:`~lit_gen.nets.MLPDiscriminator`).
         objective: the adversarial objective (``d_loss``, ``g_loss``).
         n_critic: critic updates per generator update (WGAN: 5).
         gp_weight: weight ``lambda`` of the WGAN-GP gradient penalty (0: off; the paper's 10).
@@ -135,6 +154,9 @@ class GAN(GenerativeModule):
         ema_rampup: ramp-up of the EMA's half-life (see **EMA** above): the update after ``t``
             generator steps uses ``min(ema_decay, 0.5 ** (1 / (ema_rampup * t)))``
             (StyleGAN2-ADA's 0.05 by default; ``None``: ``ema_decay`` from the first step).
+        ema_bn_samples: with batch norm in the generator, sample with the EMA's own batch-norm
+            statistics, recomputed on this many fresh inputs (see **EMA** above; 0: use the
+            running statistics averaged from the training generator's).
         gradient_clip_val: clip each network's gradient norm to this value before its update
             (``None``: off).
         optimizer_g: generator optimizer (``None``: Adam(lr=2e-4, betas=(0.5, 0.999))).
@@ -152,8 +174,8 @@ class GAN(GenerativeModule):
         data_shape: Sequence[int] = (1, 8, 8),
         value_range: tuple[float, float] = (-1.0, 1.0),
         latent_dim: int = 100,
-        generator: GeneratorFactory = MLPGenerator,
-        discriminator: DiscriminatorFactory = MLPDiscriminator,
+        generator: GeneratorFactory | None = None,
+        discriminator: DiscriminatorFactory | None = None,
         objective: AdversarialLoss = NonSaturating(),
         n_critic: int = 1,
         gp_weight: float = 0.0,
@@ -168,6 +190,7 @@ class GAN(GenerativeModule):
         scheduler_interval: Literal["epoch", "generator_step"] = "epoch",
         interpolation_rows: int = 4,
         ema_rampup: float | None = 0.05,
+        ema_bn_samples: int = 2048,
     ):
         super().__init__(data_shape, value_range)
         self.automatic_optimization = False
@@ -194,6 +217,8 @@ class GAN(GenerativeModule):
             raise ConfigurationError(
                 f"ema_rampup must be > 0 (or null for no ramp-up), got {ema_rampup}"
             )
+        if ema_bn_samples < 0:
+            raise ConfigurationError(f"ema_bn_samples must be >= 0, got {ema_bn_samples}")
         if gradient_clip_val is not None and gradient_clip_val <= 0:
             raise ConfigurationError(
                 f"gradient_clip_val must be > 0 (or null), got {gradient_clip_val}"
@@ -216,10 +241,14 @@ class GAN(GenerativeModule):
         self.gradient_clip_val = gradient_clip_val
         self.scheduler_interval = scheduler_interval
         self.interpolation_rows = interpolation_rows
-        self.generator = generator(latent_dim, self.data_shape)
-        self.discriminator = discriminator(self.data_shape)
+        self.generator = (generator or MLPGenerator)(latent_dim, self.data_shape)
+        self.discriminator = (discriminator or MLPDiscriminator)(self.data_shape)
         self.ema_decay = ema_decay
         self.ema_rampup = ema_rampup
+        self.ema_bn_samples = ema_bn_samples
+        # The EMA generator with recomputed batch-norm statistics: a cache, not module state (not
+        # in checkpoints, not moved by .to()), rebuilt when the EMA, the step or the device changes.
+        self._standing: tuple[tuple, nn.Module] | None = None
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
             self.generator_ema = AveragedModel(
@@ -241,8 +270,43 @@ class GAN(GenerativeModule):
 
     @property
     def sampling_generator(self) -> nn.Module:
-        """The network used for samples and evaluation: the EMA generator when there is one."""
-        return self.generator_ema.module if self.generator_ema is not None else self.generator
+        """The network used for samples and evaluation: the EMA generator when there is one
+        (with batch norm and ``ema_bn_samples``, a copy of it with recomputed statistics)."""
+        if self.generator_ema is None:
+            return self.generator
+        ema = self.generator_ema.module
+        if not self.ema_bn_samples or not any(isinstance(m, _BatchNorm) for m in ema.modules()):
+            return ema
+        key = (id(ema), self.generator_steps, int(self.generator_ema.n_averaged), self.device)
+        if self._standing is None or self._standing[0] != key:
+            self._standing = (key, self.ema_with_recomputed_batch_norm())
+        return self._standing[1]
+
+    def generator_inputs(self, n: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        """Inputs of ``n`` generated samples for :meth:`ema_with_recomputed_batch_norm`: ``(z,)``."""
+        return (self.noise(n, generator),)
+
+    def ema_with_recomputed_batch_norm(self, batch_size: int = 256) -> nn.Module:
+        """A copy of the EMA generator whose batch-norm running statistics are those of its own
+        activations: the cumulative averages (``momentum=None``) of the batch means and variances
+        over ``ema_bn_samples`` fresh inputs, in batches of ``batch_size``, in training mode.
+        The noise comes from a private ``torch.Generator`` (seed 0), so the global random state,
+        and with it the training and its exact resume, is untouched; the EMA itself is not
+        modified. The copy is returned in evaluation mode, without gradients."""
+        with torch.inference_mode(False), torch.no_grad():
+            standing = copy.deepcopy(self.generator_ema.module)
+            norms = [m for m in standing.modules() if isinstance(m, _BatchNorm)]
+            for norm in norms:
+                norm.reset_running_stats()
+                norm.momentum = None  # cumulative average over the batches
+            standing.train()
+            rng = torch.Generator(device=self.device).manual_seed(0)
+            for start in range(0, self.ema_bn_samples, batch_size):
+                standing(*self.generator_inputs(min(batch_size, self.ema_bn_samples - start), rng))
+            originals = [m for m in self.generator_ema.module.modules() if isinstance(m, _BatchNorm)]
+            for norm, original in zip(norms, originals, strict=True):
+                norm.momentum = original.momentum
+        return standing.eval().requires_grad_(False)
 
     def forward(self, z: Tensor) -> Tensor:
         """``G(z)`` with the sampling generator (the EMA when enabled)."""
@@ -510,6 +574,7 @@ class GAN(GenerativeModule):
         checkpoint["gan_steps"] = {"critic": self.critic_steps, "generator": self.generator_steps}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._standing = None
         steps = checkpoint.get("gan_steps")
         if steps is not None:
             self.critic_steps = int(steps["critic"])
