@@ -19,6 +19,8 @@ own activations on 2,048 fresh ``(z, y)`` (balanced labels, batches of 256, trai
 ``momentum=None``), i.e. "standing statistics" (Brock et al., 2019, arXiv:1809.11096, app. C).
 
     PYTHONPATH=. nice -n 5 python benchmarks/ema_diagnosis.py --seed 0
+    PYTHONPATH=. python benchmarks/ema_diagnosis.py --config <config> --set=<the run's overrides> \
+        --nearest <run>/checkpoints/last.ckpt   # memorization check only
 """
 
 from __future__ import annotations
@@ -97,14 +99,41 @@ def recompute_bn(generator: torch.nn.Module, num_classes: int, latent_dim: int, 
     generator.train(was)
 
 
+@torch.no_grad()
+def nearest_train_distances(config: str, ckpt: str, overrides: list[str], out: Path) -> list[dict]:
+    """Memorization check: the mean L2 distance (pixels in [-1, 1], 16x16) from each image to
+    its nearest training image, for the held-out real digits and for the generators of a
+    checkpoint (N = 538, held-out labels, the noise of ``conditional_gans.py``)."""
+    from benchmarks.conditional_gans import generate, held_out
+    from lit_gen.apps.common import load
+
+    model, data = load(config, ckpt, overrides, out / "nearest")
+    train = data.train_set.tensors()[0].flatten(1)
+    images, labels = held_out(data)
+
+    def distance(x):
+        return torch.cdist(x.flatten(1), train).min(dim=1).values.mean().item()
+
+    rows = [{"name": "real held-out digits", "nearest_train_l2": distance(images)}]
+    rows.append({"name": "EMA generator", "nearest_train_l2": distance(generate(model, labels))})
+    model.generator_ema = None
+    rows.append({"name": "raw generator", "nearest_train_l2": distance(generate(model, labels))})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="configs/quickstart/cgan_projection.yaml")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--out", default="runs/benchmarks/ema_diagnosis")
+    parser.add_argument("--nearest", metavar="CKPT", help="only the memorization check of a checkpoint of --config")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.nearest:
+        for row in nearest_train_distances(args.config, args.nearest, args.set, Path(args.out)):
+            print(f"| {row['name']} | {row['nearest_train_l2']:.3f} |")
+        return
     out = Path(args.out) / f"seed{args.seed}"
     out.mkdir(parents=True, exist_ok=True)
     from lit_gen.apps.common import fit
