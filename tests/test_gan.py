@@ -236,7 +236,7 @@ def test_ema_samples_with_batch_norm_statistics_recomputed_on_fresh_noise(condit
     assert standing is not ema and not standing.training
     assert torch.equal(torch.get_rng_state(), rng_state)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
-    # The closed form: batch statistics of the EMA's BN inputs on the same inputs (batches 256, 44).
+    # The closed form: batch statistics of the EMA's BN inputs on the same inputs (2 x 150).
     probe = copy.deepcopy(ema).train()
     seen: dict[int, list] = {}
     norms = [m for m in probe.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -245,7 +245,7 @@ def test_ema_samples_with_batch_norm_statistics_recomputed_on_fresh_noise(condit
         norm.register_forward_hook(lambda m, args, out, i=i: seen.setdefault(i, []).append(args[0]))
     rng = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for n in (256, 44):
+        for n in (150, 150):
             inputs = model.generator_inputs(n, rng)
             if conditional:
                 assert torch.equal(inputs[1], torch.arange(n) % 10)
@@ -409,6 +409,8 @@ def test_bad_hyperparameters_are_explained():
         toy_gan(ema_decay=1.0)
     with pytest.raises(ConfigurationError, match=r"ema_rampup must be > 0"):
         toy_gan(ema_decay=0.9, ema_rampup=0.0)
+    with pytest.raises(ConfigurationError, match=r"ema_bn_samples must be 0 \(off\) or >= 2"):
+        toy_gan(ema_decay=0.9, ema_bn_samples=1)
     with pytest.raises(ConfigurationError, match="objective must be one of"):
         toy_gan(objective="hinge")
     with pytest.raises(ConfigurationError, match="GAN is unconditional"):

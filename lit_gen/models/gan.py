@@ -102,6 +102,7 @@ files only).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -217,8 +218,10 @@ class GAN(GenerativeModule):
             raise ConfigurationError(
                 f"ema_rampup must be > 0 (or null for no ramp-up), got {ema_rampup}"
             )
-        if ema_bn_samples < 0:
-            raise ConfigurationError(f"ema_bn_samples must be >= 0, got {ema_bn_samples}")
+        if ema_bn_samples < 0 or ema_bn_samples == 1:
+            raise ConfigurationError(
+                f"ema_bn_samples must be 0 (off) or >= 2 (batch statistics), got {ema_bn_samples}"
+            )
         if gradient_clip_val is not None and gradient_clip_val <= 0:
             raise ConfigurationError(
                 f"gradient_clip_val must be > 0 (or null), got {gradient_clip_val}"
@@ -289,7 +292,8 @@ class GAN(GenerativeModule):
     def ema_with_recomputed_batch_norm(self, batch_size: int = 256) -> nn.Module:
         """A copy of the EMA generator whose batch-norm running statistics are those of its own
         activations: the cumulative averages (``momentum=None``) of the batch means and variances
-        over ``ema_bn_samples`` fresh inputs, in batches of ``batch_size``, in training mode.
+        over ``ema_bn_samples`` fresh inputs, in training mode, in ``ceil(ema_bn_samples /
+        batch_size)`` batches of equal size (to within one: no batch of one sample).
         The noise comes from a private ``torch.Generator`` (seed 0), so the global random state,
         and with it the training and its exact resume, is untouched; the EMA itself is not
         modified. The copy is returned in evaluation mode, without gradients."""
@@ -301,8 +305,10 @@ class GAN(GenerativeModule):
                 norm.momentum = None  # cumulative average over the batches
             standing.train()
             rng = torch.Generator(device=self.device).manual_seed(0)
-            for start in range(0, self.ema_bn_samples, batch_size):
-                standing(*self.generator_inputs(min(batch_size, self.ema_bn_samples - start), rng))
+            batches = math.ceil(self.ema_bn_samples / batch_size)
+            for i in range(batches):
+                n = self.ema_bn_samples // batches + (i < self.ema_bn_samples % batches)
+                standing(*self.generator_inputs(n, rng))
             originals = [m for m in self.generator_ema.module.modules() if isinstance(m, _BatchNorm)]
             for norm, original in zip(norms, originals, strict=True):
                 norm.momentum = original.momentum
