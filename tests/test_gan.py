@@ -3,6 +3,7 @@ resumes, EMA, schedulers, clipping, bf16 autocast, sampling, checkpoints and use
 
 from __future__ import annotations
 
+import copy
 import math
 from functools import partial
 from pathlib import Path
@@ -159,7 +160,7 @@ def test_ema_follows_its_recursion_and_serves_samples():
                 torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone()
             )
 
-    model = toy_gan(ema_decay=decay)
+    model = toy_gan(ema_decay=decay, ema_rampup=None)
     trainer(callbacks=[Record()], limit_train_batches=4).fit(model, toy_data())
     expected = history[0]  # the first update copies
     for current in history[1:]:
@@ -172,6 +173,100 @@ def test_ema_follows_its_recursion_and_serves_samples():
     torch.testing.assert_close(
         model.sample(5, generator=torch.Generator().manual_seed(3)), model.generator_ema.module(z)
     )
+
+
+def test_ema_rampup_follows_the_stylegan2_ada_half_life():
+    """With ``ema_rampup`` the update after ``t`` earlier updates uses ``min(decay, 0.5 ** (1 /
+    (rampup * t)))``: here the ramp (t < 14) and the capped decay (t >= 14) both occur."""
+    decay, rampup = 0.9, 0.5
+    history = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            history.append(
+                torch.nn.utils.parameters_to_vector(module.generator.parameters()).detach().clone()
+            )
+
+    model = toy_gan(ema_decay=decay, ema_rampup=rampup)
+    trainer(callbacks=[Record()], max_epochs=3).fit(model, toy_data())
+    assert len(history) == 18
+    expected = history[0]
+    decays = []
+    for t, current in enumerate(history[1:], start=1):
+        half_life = min(math.log(0.5) / math.log(decay), rampup * t)
+        decays.append(0.5 ** (1 / half_life))
+        expected = decays[-1] * expected + (1 - decays[-1]) * current
+    assert decays[0] == pytest.approx(0.25) and decays[-1] == pytest.approx(decay)
+    assert [model.ema_decay_at(t) for t in range(1, 18)] == pytest.approx(decays)
+    ema = torch.nn.utils.parameters_to_vector(model.generator_ema.module.parameters())
+    torch.testing.assert_close(ema, expected)
+    # The weight left on the first generator after T updates, the closed form of the diagnosis.
+    plain = toy_gan(ema_decay=0.999, ema_rampup=None)
+    assert math.prod(plain.ema_decay_at(t) for t in range(1, 2400)) == pytest.approx(0.999**2399)
+    assert 0.999**2399 == pytest.approx(0.0907, abs=1e-4)
+    ramped = toy_gan(ema_decay=0.999)  # the default ramp-up, 0.05
+    assert ramped.ema_decay_at(0) == 0.0 and ramped.ema_decay_at(100) == pytest.approx(0.5**0.2)
+    assert ramped.ema_decay_at(20_000) == 0.999
+    assert math.prod(ramped.ema_decay_at(t) for t in range(1, 2400)) < 1e-30
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_ema_samples_with_batch_norm_statistics_recomputed_on_fresh_noise(conditional):
+    """The sampling generator is a copy of the EMA whose running statistics are the averages of
+    its own batch means and unbiased variances on ``ema_bn_samples`` inputs drawn from a private
+    generator (seed 0); the EMA, the module's state and the global random state are untouched."""
+    from lit_gen.models import ConditionalGAN
+
+    torch.manual_seed(0)
+    if conditional:
+        model = ConditionalGAN(
+            data_shape=(1, 8, 8), num_classes=10, latent_dim=8, ema_decay=0.5, ema_bn_samples=300,
+            generator=partial(DCGANGenerator, base_channels=8),
+            discriminator=partial(DCGANDiscriminator, base_channels=8),
+        )
+    else:
+        model = image_gan(ema_decay=0.5, ema_bn_samples=300)
+    data = DigitsDataModule(image_size=8, batch_size=16)
+    trainer(limit_train_batches=3).fit(model, data)
+    ema = model.generator_ema.module
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng_state = torch.get_rng_state()
+
+    standing = model.sampling_generator
+    assert standing is not ema and not standing.training
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    # The closed form: batch statistics of the EMA's BN inputs on the same inputs (2 x 150).
+    probe = copy.deepcopy(ema).train()
+    seen: dict[int, list] = {}
+    norms = [m for m in probe.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    for i, norm in enumerate(norms):
+        norm.register_forward_hook(lambda m, args, out, i=i: seen.setdefault(i, []).append(args[0]))
+    rng = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for n in (150, 150):
+            inputs = model.generator_inputs(n, rng)
+            if conditional:
+                assert torch.equal(inputs[1], torch.arange(n) % 10)
+            probe(*inputs)
+    got = [m for m in standing.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for i, norm in enumerate(got):
+        means = torch.stack([x.mean(dim=(0, 2, 3)) for x in seen[i]])
+        variances = torch.stack([x.var(dim=(0, 2, 3), unbiased=True) for x in seen[i]])
+        torch.testing.assert_close(norm.running_mean, means.mean(0))
+        torch.testing.assert_close(norm.running_var, variances.mean(0))
+        assert norm.momentum == 0.1  # restored
+    z = model.noise(4, torch.Generator().manual_seed(1))
+    labels = (torch.arange(4) % 10,) if conditional else ()
+    torch.testing.assert_close(model(z, *labels), standing(z, *labels))
+    assert model.sampling_generator is standing  # cached until the EMA changes
+    model.generator_steps += 1
+    model.update_ema()
+    assert model.sampling_generator is not standing
+    # ema_bn_samples = 0: the EMA itself, with its averaged running statistics.
+    model.ema_bn_samples = 0
+    assert model.sampling_generator is ema
 
 
 @pytest.mark.parametrize(
@@ -312,6 +407,10 @@ def test_bad_hyperparameters_are_explained():
         toy_gan(clip_value=-0.01)
     with pytest.raises(ConfigurationError, match=r"ema_decay must be in \(0, 1\)"):
         toy_gan(ema_decay=1.0)
+    with pytest.raises(ConfigurationError, match=r"ema_rampup must be > 0"):
+        toy_gan(ema_decay=0.9, ema_rampup=0.0)
+    with pytest.raises(ConfigurationError, match=r"ema_bn_samples must be 0 \(off\) or >= 2"):
+        toy_gan(ema_decay=0.9, ema_bn_samples=1)
     with pytest.raises(ConfigurationError, match="objective must be one of"):
         toy_gan(objective="hinge")
     with pytest.raises(ConfigurationError, match="GAN is unconditional"):
@@ -404,6 +503,7 @@ def _resume_args(run_dir: Path, epochs: int) -> list[str]:
         "--data.init_args.batch_size=32",
         "--data.init_args.val_samples=100",
         "--model.init_args.ema_decay=0.9",
+        "--model.init_args.generator.init_args.batch_norm=true",  # the EMA's recomputed BN too
         "--model.init_args.generator.init_args.hidden=[32, 32]",
         "--model.init_args.discriminator.init_args.hidden=[32, 32]",
     ]

@@ -79,8 +79,8 @@ class ConditionalGAN(GAN):
         value_range: tuple[float, float] = (-1.0, 1.0),
         num_classes: int = 10,
         latent_dim: int = 100,
-        generator: GeneratorFactory = MLPGenerator,
-        discriminator: DiscriminatorFactory = MLPDiscriminator,
+        generator: GeneratorFactory | None = None,
+        discriminator: DiscriminatorFactory | None = None,
         embedding: Embedding = "onehot",
         embedding_dim: int | None = None,
         conditioning: Conditioning = "concat",
@@ -98,6 +98,8 @@ class ConditionalGAN(GAN):
         lr_scheduler_d: LRSchedulerCallable | None = None,
         scheduler_interval: Literal["epoch", "generator_step"] = "epoch",
         interpolation_rows: int = 4,
+        ema_rampup: float | None = 0.05,
+        ema_bn_samples: int = 2048,
     ):
         if num_classes < 2:
             raise ConfigurationError(f"{type(self).__name__} needs num_classes >= 2, got {num_classes}")
@@ -105,6 +107,8 @@ class ConditionalGAN(GAN):
             raise ConfigurationError(f"conditioning must be 'concat' or 'projection', got {conditioning!r}")
         if fake_labels not in ("data", "uniform"):
             raise ConfigurationError(f"fake_labels must be 'data' or 'uniform', got {fake_labels!r}")
+        generator = generator or MLPGenerator
+        discriminator = discriminator or MLPDiscriminator
 
         def conditional_generator(latent: int, shape: Sequence[int]):
             return ConditionalGenerator(generator, latent, shape, num_classes, embedding, embedding_dim)
@@ -113,7 +117,7 @@ class ConditionalGAN(GAN):
             data_shape, value_range, latent_dim, conditional_generator,
             self._discriminator_factory(discriminator, num_classes, conditioning), objective, n_critic, gp_weight,
             r1_gamma, clip_value, ema_decay, gradient_clip_val, optimizer_g, optimizer_d, lr_scheduler_g,
-            lr_scheduler_d, scheduler_interval, interpolation_rows,
+            lr_scheduler_d, scheduler_interval, interpolation_rows, ema_rampup=ema_rampup, ema_bn_samples=ema_bn_samples,
         )
         self.num_classes = num_classes
         self.conditioning = conditioning
@@ -143,6 +147,11 @@ class ConditionalGAN(GAN):
 
     def fake_batch_labels(self, real_labels: Tensor) -> Tensor:
         return real_labels if self.fake_labels == "data" else self.draw_labels(len(real_labels))
+
+    def generator_inputs(self, n: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        """``(z, y)`` with balanced classes ``y = 0, 1, ..., K-1, 0, ...`` (batch-norm statistics
+        of the EMA generator)."""
+        return self.noise(n, generator), torch.arange(n, device=self.device) % self.num_classes
 
     def forward(self, z: Tensor, labels: Tensor) -> Tensor:
         """``G(z, y)`` with the sampling generator (the EMA when enabled)."""
@@ -252,8 +261,7 @@ class ConditionalGAN(GAN):
                 self.update(opt_g, g_loss)
             self.generator_steps += 1
             terms.update(g_terms)
-            if self.generator_ema is not None:
-                self.generator_ema.update_parameters(self.generator)
+            self.update_ema()
             if self.scheduler_interval == "generator_step":
                 self._step_schedulers()
 
@@ -296,8 +304,8 @@ class ACGAN(ConditionalGAN):
         value_range: tuple[float, float] = (-1.0, 1.0),
         num_classes: int = 10,
         latent_dim: int = 100,
-        generator: GeneratorFactory = MLPGenerator,
-        discriminator: DiscriminatorFactory = MLPDiscriminator,
+        generator: GeneratorFactory | None = None,
+        discriminator: DiscriminatorFactory | None = None,
         embedding: Embedding = "onehot",
         embedding_dim: int | None = None,
         conditioning: Conditioning = "concat",
@@ -317,6 +325,8 @@ class ACGAN(ConditionalGAN):
         lr_scheduler_d: LRSchedulerCallable | None = None,
         scheduler_interval: Literal["epoch", "generator_step"] = "epoch",
         interpolation_rows: int = 4,
+        ema_rampup: float | None = 0.05,
+        ema_bn_samples: int = 2048,
     ):
         if class_weight < 0:
             raise ConfigurationError(f"class_weight must be >= 0, got {class_weight}")
@@ -324,7 +334,7 @@ class ACGAN(ConditionalGAN):
             data_shape, value_range, num_classes, latent_dim, generator, discriminator, embedding, embedding_dim,
             conditioning, fake_labels, objective, n_critic, gp_weight, r1_gamma, clip_value, ema_decay,
             gradient_clip_val, optimizer_g, optimizer_d, lr_scheduler_g, lr_scheduler_d, scheduler_interval,
-            interpolation_rows,
+            interpolation_rows, ema_rampup=ema_rampup, ema_bn_samples=ema_bn_samples,
         )
         self.class_weight = class_weight
         self.class_loss_on_fake_for_d = class_loss_on_fake_for_d
