@@ -305,16 +305,24 @@ def train_oracle(
     ``ResNetTranslationGenerator`` and initialization as the quickstart's ``gen_ba``), its
     optimizer (Adam(2e-4, 0.5, 0.999)) and schedule (constant for ``n_epochs``, then linear decay
     over ``n_epochs_decay``, per epoch of 78 batches of 8 as the CycleGAN run). The loss is L1
-    (``l1``) or squared error (``l2``) on the images in [-1, 1]. Returns the generator in eval
-    mode, CPU seconds and wall seconds of training."""
+    (``l1``) or squared error (``l2``) on the images in [-1, 1], or, for ``l1gan<w>``,
+    ``w * L1`` plus CycleGAN's adversarial term for F (least squares, ``E[(D_X(F(b)) - 1)^2]``)
+    against the quickstart's D_X (its PatchGAN, initialization, optimizer and schedule, updated
+    after each F update on the real digits and F's fakes, as in pix2pix: the pairs' own
+    digits, no image pool). ``w = 10`` is CycleGAN's cycle weight: this F sees the answer the
+    cycle term gives CycleGAN's F only through G, with the same pull towards realistic digits.
+    Returns the generator in eval mode, CPU seconds and wall seconds of training."""
     from lit_gen.models import CycleGAN
     from lit_gen.models.image_translation import linear_decay_schedulers, paper_adam
 
     torch.manual_seed(seed)
-    net = CycleGAN(data_shape=(1, 16, 16), ngf=ngf, ndf=32, n_blocks=6, n_layers=2).gen_ba.train()
+    cyclegan = CycleGAN(data_shape=(1, 16, 16), ngf=ngf, ndf=32, n_blocks=6, n_layers=2)
+    net, disc = cyclegan.gen_ba.train(), cyclegan.disc_a.train()
+    adv_weight = float(loss[len("l1gan") :]) if loss.startswith("l1gan") else None
     opt = paper_adam(net.parameters())
-    (sched,) = linear_decay_schedulers([opt], n_epochs, n_epochs_decay)
-    criterion = nn.functional.l1_loss if loss == "l1" else nn.functional.mse_loss
+    opt_d = paper_adam(disc.parameters())
+    scheds = linear_decay_schedulers([opt, opt_d], n_epochs, n_epochs_decay)
+    criterion = nn.functional.mse_loss if loss == "l2" else nn.functional.l1_loss
     generator = torch.Generator().manual_seed(seed)
     stream = iter(())
     cpu, wall = time.process_time(), time.perf_counter()
@@ -324,11 +332,20 @@ def train_oracle(
             if idx is None or len(idx) < batch_size:  # a new pass over the pairs
                 stream = iter(torch.randperm(len(inputs), generator=generator).split(batch_size))
                 idx = next(stream)
-            value = criterion(net(inputs[idx]), targets[idx])
+            fake = net(inputs[idx])
+            value = criterion(fake, targets[idx])
+            if adv_weight is not None:
+                value = adv_weight * value + cyclegan.adversarial.g_loss(disc(fake))
             opt.zero_grad()
             value.backward()
             opt.step()
-        sched.step()
+            if adv_weight is not None:
+                d_loss = cyclegan.discriminator_loss(disc, targets[idx], fake.detach())
+                opt_d.zero_grad()
+                d_loss.backward()
+                opt_d.step()
+        for sched in scheds:
+            sched.step()
     return net.eval(), time.process_time() - cpu, time.perf_counter() - wall
 
 
@@ -601,8 +618,11 @@ def markdown(results: dict) -> str:
                 f"{fmt(row['label_acc'], 3)} | {fmt(row['fid'], 1)} |"
             )
         for row in r["runs"]:
+            loss = row["loss"].upper()
+            if loss.startswith("L1GAN"):
+                loss = f"{loss[5:]} x L1 + adversarial (D_X)"
             lines.append(
-                f"| supervised {row['loss'].upper()}, ngf {row['ngf']}, {row['epochs']} epochs, seed "
+                f"| supervised {loss}, ngf {row['ngf']}, {row['epochs']} epochs, seed "
                 f"{row['seed']} | {row['updates']} | {row['cpu_s']:.0f} | {fmt(row['psnr'], 2)} | "
                 f"{fmt(row['l1'], 4)} | {fmt(row['label_acc'], 3)} | {fmt(row['fid'], 1)} |"
             )
@@ -637,8 +657,11 @@ def markdown(results: dict) -> str:
 
 def oracle_run(text: str) -> tuple[int, float, str, int]:
     ngf, factor, loss, seed = text.split(":")
-    if loss not in ("l1", "l2"):
-        raise argparse.ArgumentTypeError(f"loss must be l1 or l2, got {loss!r}")
+    weight = loss[len("l1gan") :] if loss.startswith("l1gan") else None
+    if loss not in ("l1", "l2") and not (weight and weight.replace(".", "", 1).isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"loss must be l1, l2 or l1gan<weight> (e.g. l1gan10), got {loss!r}"
+        )
     return int(ngf), float(factor), loss, int(seed)
 
 
@@ -684,7 +707,8 @@ def main(argv=None):
         action="append",
         type=oracle_run,
         help="a supervised thinned -> digit run, NGF:FACTOR:LOSS:SEED (budget FACTOR x the "
-        "CycleGAN run's 15 + 15 epochs; loss l1 or l2), e.g. 16:1:l1:0 (repeatable)",
+        "CycleGAN run's 15 + 15 epochs; loss l1, l2 or l1gan<w>: w * L1 + CycleGAN's adversarial "
+        "term with its D_X), e.g. 16:1:l1:0 or 16:1:l1gan10:0 (repeatable)",
     )
     parser.add_argument("--output", default=str(RESULTS / "translation.json"))
     args = parser.parse_args(argv)
