@@ -26,6 +26,7 @@ the progress bar, are excluded and the one-offs reported apart), per wall-clock 
 to other load on the machine, the wall-clock one is what users feel.
 
     python benchmarks/gan_throughput.py --repeats 3 --epochs 5
+    python benchmarks/gan_throughput.py --op-counts   # same operators per batch on both sides?
 """
 
 from __future__ import annotations
@@ -151,6 +152,27 @@ def bare_lightning_loop(
     return model.generator_steps, timer.wall, timer.cpu
 
 
+OP_NAMES = ("convolution_backward", "native_batch_norm", "mkldnn_convolution", "Adam.step", "randn")
+
+
+def op_counts(overrides: list[str]) -> dict[str, dict[str, float]]:
+    """Per-batch counts of the heavy operators (convolutions and their backward, batch norm,
+    optimizer steps, noise draws) of one epoch of the plain loop and of bare Lightning, by
+    ``torch.profiler``: equal counts mean both sides do the same numerical work, so any gap in
+    throughput is per-step overhead, not extra computation."""
+    from collections import Counter
+
+    from torch.profiler import ProfilerActivity, profile
+
+    result = {}
+    for name, loop in (("plain", plain_loop), ("bare", bare_lightning_loop)):
+        with tempfile.TemporaryDirectory() as workdir, profile(activities=[ProfilerActivity.CPU]) as prof:
+            steps, _, _ = loop(overrides, 1, 0, workdir)
+        counts = Counter(e.name for e in prof.events() if any(k in e.name for k in OP_NAMES))
+        result[name] = {k: round(v / steps, 2) for k, v in sorted(counts.items())}
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -165,6 +187,11 @@ def main() -> None:
         default=[],
         help="extra overrides of the lit-gen side, e.g. --trainer.enable_checkpointing=false",
     )
+    parser.add_argument(
+        "--op-counts",
+        action="store_true",
+        help="only print the per-batch operator counts of the plain loop and bare Lightning",
+    )
     args = parser.parse_args()
     LIT_GEN_EXTRA.extend(args.lit_gen_args)
     sys.argv = sys.argv[:1]  # the CLI is driven by run([...]) below
@@ -174,6 +201,12 @@ def main() -> None:
     )
     for workload in args.workloads:
         overrides = WORKLOADS[workload]
+        if args.op_counts:
+            counts = op_counts(overrides)
+            print(f"== {workload} operators per batch: {counts}", flush=True)
+            if counts["plain"] != counts["bare"]:
+                print(f"== {workload}: the two sides do NOT run the same operators", flush=True)
+            continue
         wall_ratios, cpu_ratios, rates = [], [], []
         bare_cpu_ratios, added_cpu_ratios = [], []
         with tempfile.TemporaryDirectory() as workdir:
