@@ -89,6 +89,68 @@ def test_cycle_and_identity_terms_by_hand():
     )
 
 
+def test_noisy_cycle_of_bashkirova_et_al_against_a_reference_computation():
+    """cycle = ||F(G(a) + e) - a||_1 + ||G(F(b) + e') - b||_1, e, e' ~ N(0, s^2) (arXiv:1908.01517)."""
+    model = CycleGAN(data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1, cycle_noise_std=0.3)
+    model.gen_ab, model.gen_ba = Affine(1.0, 0.5), Affine(2.0, 0.0)  # G(x) = x + 0.5, F(y) = 2y
+    model.disc_a, model.disc_b = TakeChannels(), TakeChannels()
+    real_a, real_b = full(0.1), full(0.2)
+    fake_b, fake_a = model.gen_ab(real_a), model.gen_ba(real_b)  # 0.6, 0.4
+    torch.manual_seed(7)
+    terms = model.generator_loss(real_a, real_b, fake_a, fake_b)
+    torch.manual_seed(7)  # the same draws, in the same order: e for G(a), then e' for F(b)
+    e, e_prime = torch.randn(real_a.shape), torch.randn(real_b.shape)
+    expected = (2 * (0.6 + 0.3 * e) - 0.1).abs().mean() + ((0.4 + 0.3 * e_prime + 0.5) - 0.2).abs().mean()
+    assert torch.isclose(terms["cycle"].detach(), expected, rtol=1e-6)
+    assert not math.isclose(float(terms["cycle"]), 1.8, rel_tol=1e-3)  # the noise is there
+    # the adversarial and identity terms do not see the noise
+    assert math.isclose(float(terms["g_gan_ab"]), 0.16, rel_tol=1e-5)
+    assert math.isclose(float(terms["identity"]), 0.6, rel_tol=1e-6)
+    # std 0 is the paper's cycle and draws nothing from the global generator
+    model.cycle_noise_std = 0.0
+    state = torch.get_rng_state()
+    terms = model.generator_loss(real_a, real_b, fake_a, fake_b)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert math.isclose(float(terms["cycle"]), 1.8, rel_tol=1e-6)
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ConfigurationError, match="cycle_noise_std"):
+            CycleGAN(data_shape=(1, 16, 16), cycle_noise_std=bad)
+
+
+def test_cyclegan_ema_generators_follow_the_ramped_up_average_and_translate():
+    """After updates k = 0, 1, 2, ... with the raw weights all equal to c_k, the EMA holds
+    e_0 = c_0 and e_k = d_k e_(k-1) + (1 - d_k) c_k, d_k = min(beta, 0.5 ** (1 / (r k)))."""
+    beta, rampup = 0.9, 0.5
+    model = CycleGAN(
+        data_shape=(1, 16, 16), ngf=4, ndf=4, n_blocks=1, n_layers=1, ema_decay=beta, ema_rampup=rampup
+    )
+    expected = None
+    for k, c in enumerate([0.3, -0.2, 0.7, 0.1, 0.5]):
+        for net, offset in ((model.gen_ab, 0.0), (model.gen_ba, 1.0)):
+            for p in net.parameters():
+                p.data.fill_(c + offset)
+        model.update_ema()
+        d = 0.0 if k == 0 else min(beta, 0.5 ** (1 / (rampup * k)))
+        expected = c if expected is None else d * expected + (1 - d) * c
+        for ema, offset in ((model.gen_ab_ema, 0.0), (model.gen_ba_ema, 1.0)):
+            for p in ema.module.parameters():
+                assert torch.allclose(p, torch.full_like(p, expected + offset), atol=1e-6), k
+    assert int(model.gen_ab_ema.n_averaged) == int(model.gen_ba_ema.n_averaged) == 5
+    assert not any(p.requires_grad for p in model.gen_ab_ema.parameters())
+    # translation (and forward) use the averages; training uses the raw generators
+    x = torch.rand(2, 1, 16, 16) * 2 - 1
+    for direction, ema, raw in (("AtoB", model.gen_ab_ema, model.gen_ab), ("BtoA", model.gen_ba_ema, model.gen_ba)):
+        assert torch.equal(model.translate(x, direction), ema.module.eval()(x))
+        assert torch.equal(model(x, direction), ema.module(x))
+        assert not torch.allclose(model.translate(x, direction), raw.eval()(x))
+    with pytest.raises(ConfigurationError, match="ema_decay"):
+        CycleGAN(data_shape=(1, 16, 16), ema_decay=1.0)
+    with pytest.raises(ConfigurationError, match="ema_rampup"):
+        CycleGAN(data_shape=(1, 16, 16), ema_decay=0.9, ema_rampup=0)
+    with pytest.raises(ConfigurationError, match="batch"):
+        CycleGAN(data_shape=(1, 16, 16), ema_decay=0.9, norm="batch")
+
+
 def test_pix2pix_losses_by_hand():
     model = Pix2Pix(data_shape=(1, 16, 16), ngf=4, ndf=4, n_layers=1)
     model.discriminator = TakeChannels(start=1)  # D(x, y) = y: the output half of the pair

@@ -1,6 +1,6 @@
 """CycleGAN exact resume: a run interrupted in the middle of an epoch and resumed from its
 checkpoint ends with the same four networks, optimizer moments, learning-rate schedule, step
-counters and image pools as an uninterrupted run of the same length (CPU, deterministic mode).
+counters, image pools and EMA generators (with the noisy cycle drawing noise) as an uninterrupted run of the same length (CPU, deterministic mode).
 
 What has to travel in the checkpoint for that: the weights and Adam moments (Lightning), the two
 ``LinearDecay`` schedulers (Lightning, stepped per epoch by the module), the global random states
@@ -41,6 +41,8 @@ def cyclegan_args(run_dir, epochs: int) -> list[str]:
         "--model.pool_size=3",
         "--model.n_epochs=1",
         "--model.n_epochs_decay=2",
+        "--model.cycle_noise_std=0.1",  # draws from the global generator at every step
+        "--model.ema_decay=0.9",  # EMA generators and their update count travel too
         "--data=lit_gen.data.DigitThinningDataModule",
         "--data.image_size=16",
         "--data.batch_size=2",
@@ -87,6 +89,7 @@ def test_cyclegan_stopped_mid_epoch_and_resumed_equals_an_uninterrupted_run(tmp_
 
     expected, got = reference.model.state_dict(), resumed.model.state_dict()
     assert expected.keys() == got.keys() and any(k.startswith("disc_a.") for k in got)
+    assert int(got["gen_ba_ema.n_averaged"]) == 12  # one update per generator step
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
     for ref_opt, res_opt in zip(

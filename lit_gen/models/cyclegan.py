@@ -19,6 +19,20 @@ images (:class:`ImagePool`, Shrivastava et al., 2017, arXiv:1612.07828); learnin
 for 100 epochs, then linearly decayed to zero over 100.
 
 Batches are ``(real_a, real_b, ...)``: unaligned images of the two domains.
+
+Departure from the paper, off by default: ``cycle_noise_std`` > 0 replaces the cycle term by the
+*noisy* cycle of Bashkirova, Usman & Saenko (2019), "Adversarial Self-Defense for Cycle-Consistent
+GANs", NeurIPS, arXiv:1908.01517 (its additive-noise defense): ``||F(G(a) + e) - a||_1 + ||G(F(b) + e') - b||_1``
+with ``e, e' ~ N(0, cycle_noise_std^2)`` per pixel, so that a generator cannot pass the source
+to the other one in low-amplitude patterns of its output (the "self-adversarial attack" of
+Chu et al., 2017, arXiv:1712.02950) and the reconstruction must rest on what survives the noise.
+The adversarial and identity terms are unchanged.
+
+Also off by default: ``ema_decay`` keeps exponential moving averages of both generators' weights
+(:mod:`lit_gen.models.ema`: ``AveragedModel``, Yazici et al., 2019, arXiv:1806.04498, with
+StyleGAN2-ADA's half-life ramp-up ``ema_rampup``), updated after every generator step and used
+for every translation (:meth:`CycleGAN.translate`: validation, metrics, image grids, ``predict``);
+training uses the raw generators. The averages are submodules, so they travel in checkpoints.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ from lit_gen.losses.translation import (
     l1_loss,
 )
 from lit_gen.models.base import GenerativeModule
+from lit_gen.models.ema import averaged, check_ema, update_averaged
 from lit_gen.models.image_translation import (
     LinearDecayTraining,
     linear_decay_schedulers,
@@ -156,6 +171,13 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
         n_epochs_decay: epochs of linear decay towards zero (100); set the trainer's
             ``max_epochs`` to ``n_epochs + n_epochs_decay``.
         init_std: standard deviation of the N(0, std) weight initialization (0.02).
+        cycle_noise_std: standard deviation of the Gaussian noise added to ``G(a)`` and ``F(b)``
+            before the cycle's second generator (0: the paper's cycle; > 0: the noisy cycle of
+            Bashkirova et al., 2019, in the data's units, e.g. 0.1 on [-1, 1] images).
+        ema_decay: decay of the generators' exponential moving averages, used for translation
+            (e.g. 0.999; ``None``: no averages, translate with the trained weights).
+        ema_rampup: ramp-up of the averages' half-life (:func:`lit_gen.models.ema.rampup_decay`;
+            0.05 as StyleGAN2-ADA; ``None``: ``ema_decay`` from the first update).
     """
 
     def __init__(
@@ -177,6 +199,9 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
         n_epochs: int = 100,
         n_epochs_decay: int = 100,
         init_std: float = 0.02,
+        cycle_noise_std: float = 0.0,
+        ema_decay: float | None = None,
+        ema_rampup: float | None = 0.05,
     ):
         super().__init__(data_shape, value_range)
         self.save_hyperparameters(ignore=["adversarial", "optimizer_g", "optimizer_d"])
@@ -189,7 +214,15 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
             raise ConfigurationError(
                 f"lambda_cycle and lambda_identity must be >= 0, got {lambda_cycle} and {lambda_identity}"
             )
+        if not cycle_noise_std >= 0:  # also refuses NaN
+            raise ConfigurationError(f"cycle_noise_std must be >= 0, got {cycle_noise_std}")
         check_norm(norm)
+        check_ema(ema_decay, ema_rampup)
+        if ema_decay is not None and norm == "batch":
+            raise ConfigurationError(
+                "ema_decay with norm 'batch' is not supported: averaged running statistics do not "
+                "belong to the averaged weights; use norm 'instance' (the paper's) or no EMA"
+            )
         channels, height, width = self.data_shape
         side = min(height, width)
         if height % 4 or width % 4 or side < 8:
@@ -212,6 +245,11 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
         self.adversarial = adversarial or CycleGANLeastSquares()
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
+        self.cycle_noise_std = cycle_noise_std
+        self.ema_decay, self.ema_rampup = ema_decay, ema_rampup
+        # EMAs of G and F (None without ema_decay): the networks translate() uses.
+        self.gen_ab_ema = averaged(self.gen_ab, ema_decay) if ema_decay is not None else None
+        self.gen_ba_ema = averaged(self.gen_ba, ema_decay) if ema_decay is not None else None
         self.pool_a = ImagePool(pool_size)  # past F(y), for D_X
         self.pool_b = ImagePool(pool_size)  # past G(x), for D_Y
         self.optimizer_g_factory = optimizer_g or paper_adam
@@ -223,13 +261,20 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
             raise ConfigurationError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         return self.gen_ab if direction == "AtoB" else self.gen_ba
 
+    def translation_network(self, direction: str) -> nn.Module:
+        """The generator used to translate: its EMA when ``ema_decay`` is set, else itself."""
+        net = self.generator_for(direction)
+        ema = self.gen_ab_ema if net is self.gen_ab else self.gen_ba_ema
+        return net if ema is None else ema.module
+
     def forward(self, images: Tensor, direction: str = "AtoB") -> Tensor:
-        return self.generator_for(direction)(images)
+        return self.translation_network(direction)(images)
 
     @torch.no_grad()
     def translate(self, images: Tensor, direction: str = "AtoB") -> Tensor:
-        """``G(a)`` (``AtoB``) or ``F(b)`` (``BtoA``) in the data's range, in eval mode."""
-        net = self.generator_for(direction)
+        """``G(a)`` (``AtoB``) or ``F(b)`` (``BtoA``) in the data's range, in eval mode, with the
+        EMA generators when there are."""
+        net = self.translation_network(direction)
         was_training = net.training
         net.eval()
         try:
@@ -243,11 +288,14 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
     ) -> dict[str, Tensor]:
         """The generators' terms for ``fake_b = G(a)``, ``fake_a = F(b)``:
         ``g_gan_ab = E[(D_Y(G(a)) - 1)^2]``, ``g_gan_ba = E[(D_X(F(b)) - 1)^2]``,
-        ``cycle = ||F(G(a)) - a||_1 + ||G(F(b)) - b||_1``, ``identity = ||F(a) - a||_1 +
-        ||G(b) - b||_1`` and ``g_loss`` = the sum weighted by eq. (3) and sec. 5.2."""
+        ``cycle = ||F(G(a)) - a||_1 + ||G(F(b)) - b||_1`` (with ``cycle_noise_std``, of the
+        noised ``G(a) + e`` and ``F(b) + e'``), ``identity = ||F(a) - a||_1 + ||G(b) - b||_1`` and
+        ``g_loss`` = the sum weighted by eq. (3) and sec. 5.2."""
         g_gan_ab = self.adversarial.g_loss(self.disc_b(fake_b))
         g_gan_ba = self.adversarial.g_loss(self.disc_a(fake_a))
-        cycle = cycle_consistency_loss(real_a, self.gen_ba(fake_b), real_b, self.gen_ab(fake_a))
+        cycle = cycle_consistency_loss(
+            real_a, self.gen_ba(self.cycle_noise(fake_b)), real_b, self.gen_ab(self.cycle_noise(fake_a))
+        )
         g_loss = g_gan_ab + g_gan_ba + self.lambda_cycle * cycle
         terms = {"g_gan_ab": g_gan_ab, "g_gan_ba": g_gan_ba, "cycle": cycle}
         if self.lambda_identity > 0:
@@ -256,6 +304,12 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
             terms["identity"] = identity
         terms["g_loss"] = g_loss
         return terms
+
+    def cycle_noise(self, images: Tensor) -> Tensor:
+        """``images + N(0, cycle_noise_std^2)`` per pixel (unchanged when the std is 0)."""
+        if self.cycle_noise_std == 0:
+            return images
+        return images + self.cycle_noise_std * torch.randn_like(images)
 
     def discriminator_loss(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         """``1/2 E[(D(real) - 1)^2] + 1/2 E[D(fake)^2]`` for one discriminator."""
@@ -275,6 +329,7 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
         with self.toggled_optimizer(opt_g):  # G, F: adversarial + lambda_cycle * cycle + identity
             terms = self.generator_loss(real_a, real_b, fake_a, fake_b)
             self.update(opt_g, terms["g_loss"])
+        self.update_ema()
 
         with self.toggled_optimizer(opt_d):  # D_X, D_Y: real images vs fakes from the history
             d_loss_a = self.discriminator_loss(self.disc_a, real_a, self.pool_a.query(fake_a))
@@ -284,6 +339,15 @@ class CycleGAN(LinearDecayTraining, GenerativeModule):
         losses = {**terms, "d_loss_a": d_loss_a, "d_loss_b": d_loss_b}
         self.log_step_metrics({f"train/{k}": v for k, v in losses.items()})
         return losses  # read by NonFiniteLossGuard
+
+    def update_ema(self) -> None:
+        """Fold G and F into their EMAs (after each generator step; nothing without EMA). The
+        ramp-up counts the earlier updates with ``AveragedModel.n_averaged`` (checkpointed)."""
+        if self.gen_ab_ema is None:
+            return
+        t = int(self.gen_ab_ema.n_averaged)
+        for ema, net in ((self.gen_ab_ema, self.gen_ab), (self.gen_ba_ema, self.gen_ba)):
+            update_averaged(ema, net, self.ema_decay, self.ema_rampup, t)
 
     def _evaluate(self, batch, stage: str) -> None:
         real_a, real_b = batch[0], batch[1]

@@ -111,12 +111,13 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from lit_gen.errors import ConfigurationError
 from lit_gen.losses.adversarial import AdversarialLoss, NonSaturating
 from lit_gen.losses.penalties import clip_weights_, gradient_penalty, r1_penalty
 from lit_gen.models.base import GenerativeModule
+from lit_gen.models.ema import averaged, check_ema, rampup_decay, update_averaged
 from lit_gen.nets.mlp import MLPDiscriminator, MLPGenerator
 
 #: ``generator(latent_dim, data_shape) -> nn.Module`` mapping ``(N, latent_dim)`` to samples.
@@ -210,14 +211,7 @@ class GAN(GenerativeModule):
             raise ConfigurationError(
                 f"clip_value must be > 0 (or null for no clipping), got {clip_value}"
             )
-        if ema_decay is not None and not 0 < ema_decay < 1:
-            raise ConfigurationError(
-                f"ema_decay must be in (0, 1) (or null for no EMA), got {ema_decay}"
-            )
-        if ema_rampup is not None and ema_rampup <= 0:
-            raise ConfigurationError(
-                f"ema_rampup must be > 0 (or null for no ramp-up), got {ema_rampup}"
-            )
+        check_ema(ema_decay, ema_rampup)
         if ema_bn_samples < 0 or ema_bn_samples == 1:
             raise ConfigurationError(
                 f"ema_bn_samples must be 0 (off) or >= 2 (batch statistics), got {ema_bn_samples}"
@@ -254,10 +248,7 @@ class GAN(GenerativeModule):
         self._standing: tuple[tuple, nn.Module] | None = None
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
-            self.generator_ema = AveragedModel(
-                self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
-            )
-            self.generator_ema.requires_grad_(False)
+            self.generator_ema = averaged(self.generator, ema_decay)
         self.optimizer_g = optimizer_g
         self.optimizer_d = optimizer_d
         self.lr_scheduler_g = lr_scheduler_g
@@ -492,11 +483,7 @@ class GAN(GenerativeModule):
         ``min(ema_decay, 0.5 ** (1 / (ema_rampup * t)))``."""
         if self.ema_decay is None:
             raise ConfigurationError("ema_decay_at needs ema_decay (this GAN has no EMA)")
-        if self.ema_rampup is None:
-            return self.ema_decay
-        if t == 0:
-            return 0.0  # half-life 0: a copy (AveragedModel's first update copies anyway)
-        return min(self.ema_decay, 0.5 ** (1.0 / (self.ema_rampup * t)))
+        return rampup_decay(self.ema_decay, self.ema_rampup, t)
 
     def update_ema(self) -> None:
         """Fold the generator into its EMA (after a generator step; nothing without an EMA).
@@ -504,10 +491,9 @@ class GAN(GenerativeModule):
         synchronization."""
         if self.generator_ema is None:
             return
-        if self.ema_rampup is not None:
-            decay = self.ema_decay_at(self.generator_steps - 1)
-            self.generator_ema.multi_avg_fn = get_ema_multi_avg_fn(decay)
-        self.generator_ema.update_parameters(self.generator)
+        update_averaged(
+            self.generator_ema, self.generator, self.ema_decay, self.ema_rampup, self.generator_steps - 1
+        )
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.gradient_clip_val is not None:
