@@ -370,6 +370,8 @@ def oracle(args, previous: dict | None = None) -> dict:
     # Pairs (thin(x), x) for every digit x of the training split: both of CycleGAN's halves
     # (1,259 pairs; CycleGAN saw 629 digits and 630 other digits' thinned versions).
     train_x, _ = thinning_training_split()
+    if args.oracle_pairs == "a-half":  # only the 629 digits CycleGAN sees as domain A
+        train_x = unit(dm.train_set.images_a)
     inputs, targets = dm.to_range(thin_digits(train_x)), dm.to_range(train_x)
 
     rows: dict[str, dict] = {}
@@ -395,6 +397,18 @@ def oracle(args, previous: dict | None = None) -> dict:
         rows["CycleGAN F(G(a)), the cycle (input G(a) instead of thin(a))"] = scores(
             cycle, real_a, test.labels_a, clf_a, reference
         )
+        # The same two on the digits CycleGAN trained on (its domain A half): how much of F is
+        # fitted to G's renderings of those digits rather than to the erosion.
+        train_a = dm.train_set.images_a
+        seen_a = unit(train_a)
+        for name, inputs in (
+            ("F(thin(a))", dm.to_range(thin_digits(seen_a))),
+            ("F(G(a))", torch.cat([model.translate(x, "AtoB") for x in train_a.split(64)])),
+        ):
+            out = unit(torch.cat([model.translate(x, "BtoA") for x in inputs.split(64)]))
+            rows[f"CycleGAN {name} on its own training digits ({len(seen_a)}, domain A)"] = scores(
+                out, seen_a, dm.train_set.labels_a, clf_a, reference
+            )
     runs = [] if args.oracle_runs or not previous else previous["runs"]
     for ngf, factor, loss, seed in args.oracle_runs or []:
         n_epochs = max(1, round(15 * factor))
@@ -622,8 +636,8 @@ def markdown(results: dict) -> str:
             if loss.startswith("L1GAN"):
                 loss = f"{loss[5:]} x L1 + adversarial (D_X)"
             lines.append(
-                f"| supervised {loss}, ngf {row['ngf']}, {row['epochs']} epochs, seed "
-                f"{row['seed']} | {row['updates']} | {row['cpu_s']:.0f} | {fmt(row['psnr'], 2)} | "
+                f"| supervised {loss}, ngf {row['ngf']}, {row['epochs']} epochs, "
+                f"{row['pairs']} pairs, seed {row['seed']} | {row['updates']} | {row['cpu_s']:.0f} | {fmt(row['psnr'], 2)} | "
                 f"{fmt(row['l1'], 4)} | {fmt(row['label_acc'], 3)} | {fmt(row['fid'], 1)} |"
             )
         lines.append("")
@@ -709,6 +723,13 @@ def main(argv=None):
         help="a supervised thinned -> digit run, NGF:FACTOR:LOSS:SEED (budget FACTOR x the "
         "CycleGAN run's 15 + 15 epochs; loss l1, l2 or l1gan<w>: w * L1 + CycleGAN's adversarial "
         "term with its D_X), e.g. 16:1:l1:0 or 16:1:l1gan10:0 (repeatable)",
+    )
+    parser.add_argument(
+        "--oracle-pairs",
+        choices=["all", "a-half"],
+        default="all",
+        help="the oracle's pairs: every training digit (1,259) or only the digits CycleGAN sees "
+        "as domain A (a-half: 629, the data CycleGAN's cycle pairs (G(a), a) come from)",
     )
     parser.add_argument("--output", default=str(RESULTS / "translation.json"))
     args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ from lit_gen.data import (
 )
 from lit_gen.data import translation as translation_data
 from lit_gen.data.translation import Jitter, default_load_size
-from lit_gen.data.translation_digits import edge_maps, thin_digits
+from lit_gen.data.translation_digits import edge_maps, shift_images, thin_digits
 from lit_gen.errors import ConfigurationError, CorruptDataError, DatasetNotFoundError
 
 from fake_data import write_paired_images, write_unpaired_images
@@ -341,6 +341,51 @@ def test_digit_thinning_domains_come_from_disjoint_halves():
     assert torch.bincount(test.labels_a).min() >= 25  # stratified
     a, b = next(iter(dm.train_dataloader()))
     assert a.shape == b.shape == (4, 1, 16, 16)
+
+
+def test_shift_jitter_against_a_reference_and_only_on_training_batches():
+    torch.manual_seed(0)
+    images = torch.rand(6, 2, 9, 7)
+    torch.manual_seed(5)
+    shifted = shift_images(images, 2, fill=-1.0)
+    torch.manual_seed(5)  # the same draws: crop corners (dy + 2, dx + 2) in the padded image
+    corners = torch.randint(0, 5, (2, 6))
+    for i in range(6):
+        dy, dx = int(corners[0, i]) - 2, int(corners[1, i]) - 2
+        expected = torch.full_like(images[i], -1.0)
+        # the output pixel (r, c) shows the input pixel (r + dy, c + dx)
+        rows, cols = slice(max(0, -dy), min(9, 9 - dy)), slice(max(0, -dx), min(7, 7 - dx))
+        src_rows, src_cols = slice(max(0, dy), min(9, 9 + dy)), slice(max(0, dx), min(7, 7 + dx))
+        expected[:, rows, cols] = images[i][:, src_rows, src_cols]
+        assert torch.equal(shifted[i], expected), i
+    assert len({tuple(c) for c in corners.T.tolist()}) > 1  # the images get different shifts
+    # the erosion commutes with a shift (zero background): B = thin(shift(x)) = shift(thin(x))
+    digits = torch.zeros(1, 1, 12, 12)
+    digits[0, 0, 3:9, 4:8] = torch.rand(6, 4)
+    torch.manual_seed(1)
+    a = thin_digits(shift_images(digits, 2, 0.0), 3)
+    torch.manual_seed(1)
+    assert torch.allclose(a, shift_images(thin_digits(digits, 3), 2, 0.0))
+
+    dm = DigitThinningDataModule(image_size=16, batch_size=4, jitter=2)
+    dm.setup()
+    batch = next(iter(dm.train_dataloader()))
+
+    class Trainer:
+        training = False
+
+    dm.trainer = Trainer()
+    assert dm.on_after_batch_transfer(batch, 0) is batch  # validation, test, predict: untouched
+    Trainer.training = True
+    torch.manual_seed(3)
+    jittered = dm.on_after_batch_transfer(batch, 0)
+    torch.manual_seed(3)
+    assert torch.equal(jittered[0], shift_images(batch[0], 2, -1.0))
+    assert torch.equal(jittered[1], shift_images(batch[1], 2, -1.0))
+    assert not torch.equal(jittered[0], batch[0])
+    for bad in (-1, 8):
+        with pytest.raises(ConfigurationError, match="jitter"):
+            DigitThinningDataModule(image_size=16, jitter=bad)
 
 
 def test_digit_edges_pairs():

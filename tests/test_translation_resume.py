@@ -46,6 +46,7 @@ def cyclegan_args(run_dir, epochs: int) -> list[str]:
         "--data=lit_gen.data.DigitThinningDataModule",
         "--data.image_size=16",
         "--data.batch_size=2",
+        "--data.jitter=2",  # shifts drawn from the global generator at step time
         "--trainer.accelerator=cpu",
         "--trainer.devices=1",
         "--trainer.deterministic=true",

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import torch
 from scipy import ndimage
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from lit_gen.data.base import (
@@ -194,6 +194,20 @@ class _DigitTranslationDataModule(ImageDataModule):
         return "AtoB"
 
 
+def shift_images(images: Tensor, jitter: int, fill: float) -> Tensor:
+    """Each image of ``(N, C, H, W)`` shifted by its own ``(dy, dx)``, drawn uniformly from
+    ``[-jitter, jitter]^2`` with the global generator (on the images' device); the uncovered
+    border takes ``fill`` (the background)."""
+    n, _, height, width = images.shape
+    padded = nn.functional.pad(images, (jitter,) * 4, value=fill)
+    offsets = torch.randint(0, 2 * jitter + 1, (2, n), device=images.device)  # crop corners
+    rows = offsets[0, :, None] + torch.arange(height, device=images.device)  # (N, H)
+    cols = offsets[1, :, None] + torch.arange(width, device=images.device)  # (N, W)
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    # (N, H, W, C) -> (N, C, H, W)
+    return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
 class DigitThinningDataModule(_DigitTranslationDataModule):
     """Unpaired digits (A) <-> thinned digits (B), for CycleGAN.
 
@@ -209,6 +223,13 @@ class DigitThinningDataModule(_DigitTranslationDataModule):
         drop_last: drop the last incomplete training batch.
         predict_dir: folder of images for ``lit-gen predict``.
         predict_direction: ``AtoB`` (the folder holds digits) or ``BtoA`` (thinned digits).
+        jitter: shift each training image of both domains, independently, by a random number of
+            pixels in ``[-jitter, jitter]`` along each axis (0: off). This is the translation part
+            of the papers' resize-and-crop jitter (286 -> 256 px shifts a crop by up to 30 px,
+            about 2 px at 16 px), without the flip (a mirrored digit is another symbol). The
+            erosion commutes with shifts, so shifted B images are thinned shifted digits.
+            Applied to training batches only, after the transfer to the device, with the global
+            random generator (at step time: exact resume holds); see :func:`shift_images`.
     """
 
     def __init__(
@@ -224,6 +245,7 @@ class DigitThinningDataModule(_DigitTranslationDataModule):
         drop_last: bool = True,
         predict_dir: str | None = None,
         predict_direction: Literal["AtoB", "BtoA"] = "AtoB",
+        jitter: int = 0,
     ):
         super().__init__(
             image_size,
@@ -242,8 +264,22 @@ class DigitThinningDataModule(_DigitTranslationDataModule):
             raise ConfigurationError(
                 f"predict_direction must be 'AtoB' or 'BtoA', got {predict_direction!r}"
             )
+        if not 0 <= jitter < image_size // 2:
+            raise ConfigurationError(
+                f"jitter must be in [0, image_size // 2) = [0, {image_size // 2}), got {jitter}"
+            )
         self.erosion_size = erosion_size
         self.predict_direction = predict_direction
+        self.jitter = jitter
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Training batches: both domains' images shifted by :func:`shift_images`."""
+        trainer = getattr(self, "trainer", None)
+        if not self.jitter or trainer is None or not trainer.training:
+            return batch
+        real_a, real_b, *rest = batch
+        low = self.value_range[0]
+        return (shift_images(real_a, self.jitter, low), shift_images(real_b, self.jitter, low), *rest)
 
     def _predict_direction(self) -> str:
         return self.predict_direction
